@@ -1,0 +1,41 @@
+# The two commands a user types: `make test` and `make demo` (README.md).
+# Both install what is missing (Debian), configure, build and run.
+BUILD_DIR ?= build
+JOBS ?= $(shell nproc)
+CMAKE_ARGS ?=
+
+# CUDA 13 lives in /usr/local/cuda without being on every PATH: use it when nvcc is not on PATH.
+NVCC := $(shell command -v nvcc 2>/dev/null || ( [ -x /usr/local/cuda/bin/nvcc ] && echo /usr/local/cuda/bin/nvcc ))
+ifneq ($(NVCC),)
+export PATH := $(dir $(NVCC)):$(PATH)
+endif
+
+.PHONY: all deps configure build test test-cpu bench check-p40 gpu-check clean
+
+all: build
+
+deps:
+	@tools/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS) >/dev/null || \
+	  cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_ARGS)
+	@grep -h "mrbm:" $(BUILD_DIR)/CMakeFiles/CMakeOutput.log >/dev/null 2>&1 || true
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j $(JOBS)
+
+test: build
+	@cd $(BUILD_DIR) && ctest --no-tests=error --output-on-failure -j $(JOBS)
+
+bench: build
+	@$(BUILD_DIR)/mrbm bench multinary
+
+check-p40:
+	@tools/check-p40.sh
+
+gpu-check:
+	@tools/gpu-check.sh stage
+
+clean:
+	@rm -rf $(BUILD_DIR)

@@ -1,0 +1,141 @@
+// Differentiable multinary unit ops (autodiff/ops_multinary.h).
+#include "autodiff/ops_multinary.h"
+
+#include "kernels/multinary.h"
+#include "kernels/multinary_backward.h"
+#include "kernels/multinary_reference.h"
+
+#if defined(MRBM_WITH_CUDA)
+#include "kernels/multinary_backward_cuda.h"
+#include "kernels/multinary_cuda.h"
+#endif
+
+namespace mrbm::autodiff {
+namespace {
+
+struct Saved {
+  Tensor mean;  // f(x), for the row_phi backward (and the mean output itself)
+  Tensor var;   // f'(x), for the mean backward
+};
+
+void forward_float64(const Tensor& x, const kernels::UnitSpec& unit, Tensor* mean, Tensor* var,
+                     Tensor* row_phi, int64_t rows, int64_t cols) {
+  const double* xs = x.data<double>();
+  for (int64_t r = 0; r < rows; ++r) {
+    double phi_sum = 0.0;
+    for (int64_t c = 0; c < cols; ++c) {
+      const int64_t i = r * cols + c;
+      const auto ref = kernels::unit_values_reference<double>(unit, xs[i]);
+      if (mean) mean->data<double>()[i] = ref.mean;
+      if (var) var->data<double>()[i] = ref.var;
+      phi_sum += ref.phi;
+    }
+    if (row_phi) row_phi->data<double>()[r] = phi_sum;
+  }
+}
+
+void forward_float32(Tape& tape, const Tensor& x, const kernels::UnitSpec& unit, Tensor* mean,
+                     Tensor* var, Tensor* row_phi, int64_t rows, int64_t cols) {
+  kernels::MultinaryArgs a;
+  a.mean = mean ? mean->data<float>() : nullptr;
+  a.var = var ? var->data<float>() : nullptr;
+  a.row_phi = row_phi ? row_phi->data<double>() : nullptr;
+  a.x = x.data<float>();
+  a.rows = rows;
+  a.cols = cols;
+  a.unit = unit;
+  if (x.is_cpu()) {
+    MRBM_KERNEL_CHECK(kernels::multinary_forward_cpu(a));
+    return;
+  }
+#if defined(MRBM_WITH_CUDA)
+  MRBM_LAUNCH_CHECK(kernels::multinary_forward_cuda(a, tape.stream()));
+#else
+  (void)tape;
+  MRBM_THROW(CudaError, "multinary on " << x.describe() << " in a CPU-only build");
+#endif
+}
+
+template <class T>
+void backward(Tape& tape, Tensor& grad_x, const Tensor* grad_mean, const Tensor* grad_row_phi,
+              const Saved& saved, int64_t rows, int64_t cols) {
+  kernels::MultinaryBackwardArgs<T> a;
+  a.grad_x = grad_x.data<T>();
+  if (grad_mean) {
+    a.grad_mean = grad_mean->data<T>();
+    a.var = saved.var.data<T>();
+  }
+  if (grad_row_phi) {
+    a.grad_row_phi = grad_row_phi->data<double>();
+    a.mean = saved.mean.data<T>();
+  }
+  a.rows = rows;
+  a.cols = cols;
+  if (grad_x.is_cpu()) {
+    MRBM_KERNEL_CHECK(kernels::multinary_backward_cpu(a));
+    return;
+  }
+#if defined(MRBM_WITH_CUDA)
+  if constexpr (std::is_same_v<T, float>) {
+    MRBM_LAUNCH_CHECK(kernels::multinary_backward_cuda(a, tape.stream()));
+    return;
+  }
+#endif
+  (void)tape;
+  MRBM_THROW(UnsupportedError, "multinary backward on " << grad_x.describe());
+}
+
+}  // namespace
+
+MultinaryOutputs multinary(Tape& tape, const Variable& x, const kernels::UnitSpec& unit,
+                           bool want_mean, bool want_row_phi) {
+  MRBM_CHECK(want_mean || want_row_phi, "multinary: ask for the mean, the row sums or both");
+  const Tensor& xv = x.value();
+  MRBM_CHECK(xv.dim() >= 1, "multinary needs a [rows, ...] tensor, got " << xv.describe());
+  MRBM_CHECK(xv.device() == tape.device(),
+             "multinary: " << xv.describe() << " on a tape for " << to_string(tape.device()));
+  const int64_t rows = xv.size(0);
+  const int64_t cols = rows > 0 ? xv.numel() / rows : 0;
+  const bool record = tape.recording() && x.requires_grad();
+  const Stream stream = tape.stream();
+
+  Saved saved;
+  Tensor row_phi;
+  // mean is computed when asked for, or saved for the row_phi backward; var for the mean backward.
+  if (want_mean || (record && want_row_phi)) {
+    saved.mean = Tensor::empty(xv.shape(), xv.dtype(), xv.device(), stream);
+  }
+  if (record && want_mean) saved.var = Tensor::empty(xv.shape(), xv.dtype(), xv.device(), stream);
+  if (want_row_phi) row_phi = Tensor::empty({rows}, DType::kFloat64, xv.device(), stream);
+
+  Tensor* mean_ptr = saved.mean.defined() ? &saved.mean : nullptr;
+  Tensor* var_ptr = saved.var.defined() ? &saved.var : nullptr;
+  Tensor* phi_ptr = row_phi.defined() ? &row_phi : nullptr;
+  if (xv.dtype() == DType::kFloat64) {
+    MRBM_CHECK(xv.is_cpu(), "multinary in float64 runs on the CPU only (gradient checks)");
+    forward_float64(xv, unit, mean_ptr, var_ptr, phi_ptr, rows, cols);
+  } else {
+    forward_float32(tape, xv, unit, mean_ptr, var_ptr, phi_ptr, rows, cols);
+  }
+
+  MultinaryOutputs out;
+  if (want_mean) out.mean = Variable(saved.mean, record);
+  if (want_row_phi) out.row_phi = Variable(row_phi, record);
+  if (record) {
+    if (!want_mean) saved.var = Tensor();
+    tape.record([&tape, x = Variable(x), mean = out.mean, row_phi = out.row_phi, saved, rows, cols]() mutable {
+      const Tensor* g_mean = mean.defined() && mean.has_grad() ? &mean.grad() : nullptr;
+      const Tensor* g_phi = row_phi.defined() && row_phi.has_grad() ? &row_phi.grad() : nullptr;
+      if (!g_mean && !g_phi) return;
+      Tensor& gx = x.grad_buffer(tape.stream());
+      if (gx.dtype() == DType::kFloat64) {
+        backward<double>(tape, gx, g_mean, g_phi, saved, rows, cols);
+      } else {
+        backward<float>(tape, gx, g_mean, g_phi, saved, rows, cols);
+      }
+    });
+  }
+  return out;
+}
+
+}  // namespace mrbm::autodiff

@@ -1,0 +1,37 @@
+# Optional and header-only dependencies. Each is optional so that the GPU machine, which has no
+# Debian -dev packages, can build with headers staged by tools/gpu-check.sh.
+set(MRBM_HAVE_OPENBLAS OFF)
+set(MRBM_HAVE_ZLIB OFF)
+
+find_package(Threads REQUIRED)
+
+find_path(MRBM_CBLAS_INCLUDE_DIR cblas.h PATH_SUFFIXES openblas)
+find_library(MRBM_OPENBLAS_LIBRARY NAMES openblas)
+if(MRBM_CBLAS_INCLUDE_DIR AND MRBM_OPENBLAS_LIBRARY)
+  set(MRBM_HAVE_OPENBLAS ON)
+  add_library(mrbm_openblas INTERFACE)
+  target_include_directories(mrbm_openblas INTERFACE ${MRBM_CBLAS_INCLUDE_DIR})
+  target_link_libraries(mrbm_openblas INTERFACE ${MRBM_OPENBLAS_LIBRARY})
+  target_compile_definitions(mrbm_openblas INTERFACE MRBM_HAVE_OPENBLAS=1)
+endif()
+
+find_package(ZLIB QUIET)
+if(ZLIB_FOUND)
+  set(MRBM_HAVE_ZLIB ON)
+endif()
+
+# Header-only: CLI11, nlohmann/json, Catch2 v2, stb. Debian installs them under /usr/include;
+# MRBM_EXTRA_INCLUDE_DIRS points at a staged copy elsewhere.
+add_library(mrbm_header_deps INTERFACE)
+if(MRBM_EXTRA_INCLUDE_DIRS)
+  target_include_directories(mrbm_header_deps SYSTEM INTERFACE ${MRBM_EXTRA_INCLUDE_DIRS})
+endif()
+find_path(MRBM_CLI11_INCLUDE_DIR CLI/CLI.hpp HINTS ${MRBM_EXTRA_INCLUDE_DIRS})
+find_path(MRBM_JSON_INCLUDE_DIR nlohmann/json.hpp HINTS ${MRBM_EXTRA_INCLUDE_DIRS})
+find_path(MRBM_CATCH2_INCLUDE_DIR catch2/catch.hpp HINTS ${MRBM_EXTRA_INCLUDE_DIRS})
+foreach(_dep CLI11 JSON CATCH2)
+  if(NOT MRBM_${_dep}_INCLUDE_DIR)
+    message(FATAL_ERROR "mrbm: header-only dependency ${_dep} not found; run tools/install-deps.sh "
+                        "(Debian) or pass -DMRBM_EXTRA_INCLUDE_DIRS=<folder with the headers>")
+  endif()
+endforeach()

@@ -1,0 +1,133 @@
+// Matrix products on Tensors (core/gemm.h).
+#include "core/gemm.h"
+
+#include "kernels/gemm_reference.h"
+
+#if defined(MRBM_HAVE_OPENBLAS)
+#include <cblas.h>
+#endif
+#if defined(MRBM_WITH_CUDA)
+#include <cublas_v2.h>
+#endif
+
+namespace mrbm {
+namespace {
+
+struct GemmDims {
+  int64_t m, n, k, lda, ldb, ldc;
+};
+
+GemmDims check_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool ta, bool tb) {
+  MRBM_CHECK(a.dim() == 2 && b.dim() == 2 && c.dim() == 2,
+             "gemm needs 2-D tensors, got " << a.describe() << ", " << b.describe() << " -> "
+                                            << c.describe());
+  MRBM_CHECK(a.dtype() == b.dtype() && a.dtype() == c.dtype(),
+             "gemm dtypes differ: " << a.describe() << ", " << b.describe() << ", " << c.describe());
+  MRBM_CHECK(a.device() == b.device() && a.device() == c.device(),
+             "gemm devices differ: " << a.describe() << ", " << b.describe() << ", "
+                                     << c.describe());
+  GemmDims d{};
+  d.m = ta ? a.size(1) : a.size(0);
+  d.k = ta ? a.size(0) : a.size(1);
+  const int64_t kb = tb ? b.size(1) : b.size(0);
+  d.n = tb ? b.size(0) : b.size(1);
+  if (kb != d.k || c.size(0) != d.m || c.size(1) != d.n) {
+    MRBM_THROW(ShapeError, "gemm shapes do not fit: op(A) " << shape_to_string({d.m, d.k})
+                                                            << " x op(B) "
+                                                            << shape_to_string({kb, d.n}) << " -> C "
+                                                            << shape_to_string(c.shape()));
+  }
+  d.lda = a.size(1);
+  d.ldb = b.size(1);
+  d.ldc = c.size(1);
+  return d;
+}
+
+template <class T>
+void reference(Tensor& c, const Tensor& a, const Tensor& b, bool ta, bool tb, double alpha,
+               double beta, const GemmDims& d) {
+  kernels::gemm_reference<T>(ta, tb, d.m, d.n, d.k, static_cast<T>(alpha), a.data<T>(), d.lda,
+                             b.data<T>(), d.ldb, static_cast<T>(beta), c.data<T>(), d.ldc);
+}
+
+}  // namespace
+
+void gemm_reference_cpu(Tensor& c, const Tensor& a, const Tensor& b, bool ta, bool tb,
+                        double alpha, double beta) {
+  const GemmDims d = check_gemm(c, a, b, ta, tb);
+  MRBM_CHECK(c.is_cpu(), "gemm_reference_cpu needs CPU tensors, got " << c.describe());
+  if (c.dtype() == DType::kFloat32) {
+    reference<float>(c, a, b, ta, tb, alpha, beta, d);
+  } else {
+    reference<double>(c, a, b, ta, tb, alpha, beta, d);
+  }
+}
+
+void gemm(Tensor& c, const Tensor& a, const Tensor& b, bool ta, bool tb, double alpha,
+          double beta, CudaContext* cuda) {
+  const GemmDims d = check_gemm(c, a, b, ta, tb);
+  if (d.m == 0 || d.n == 0) return;
+  if (c.is_cpu()) {
+#if defined(MRBM_HAVE_OPENBLAS)
+    if (d.k == 0) {  // BLAS may skip the beta scaling when k = 0; keep the definition exact
+      if (beta == 0.0) {
+        c.zero();
+        return;
+      }
+      if (c.dtype() == DType::kFloat32) {
+        reference<float>(c, a, b, ta, tb, alpha, beta, d);
+      } else {
+        reference<double>(c, a, b, ta, tb, alpha, beta, d);
+      }
+      return;
+    }
+    // BLAS reads C when beta != 0 only; with beta == 0 a NaN in C is ignored as required.
+    const auto opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
+    if (c.dtype() == DType::kFloat32) {
+      cblas_sgemm(CblasRowMajor, opa, opb, d.m, d.n, d.k, static_cast<float>(alpha),
+                  a.data<float>(), d.lda, b.data<float>(), d.ldb, static_cast<float>(beta),
+                  c.data<float>(), d.ldc);
+    } else {
+      cblas_dgemm(CblasRowMajor, opa, opb, d.m, d.n, d.k, alpha, a.data<double>(), d.lda,
+                  b.data<double>(), d.ldb, beta, c.data<double>(), d.ldc);
+    }
+#else
+    gemm_reference_cpu(c, a, b, ta, tb, alpha, beta);
+#endif
+    return;
+  }
+#if defined(MRBM_WITH_CUDA)
+  MRBM_CHECK(cuda != nullptr, "gemm on " << c.describe() << " needs a CudaContext");
+  MRBM_CHECK(cuda->device() == c.device(),
+             "gemm: context on " << to_string(cuda->device()) << ", tensors on "
+                                 << to_string(c.device()));
+  if (d.k == 0 && beta == 0.0) {
+    c.zero(cuda->stream());
+    return;
+  }
+  // Column-major view: C^T (n x m) = op(B)^T (n x k) op(A)^T (k x m).
+  const cublasOperation_t opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+  MRBM_CHECK(d.m <= INT32_MAX && d.n <= INT32_MAX && d.k <= INT32_MAX,
+             "gemm dimensions exceed cuBLAS's 32-bit sizes");
+  if (c.dtype() == DType::kFloat32) {
+    const float alpha_f = static_cast<float>(alpha), beta_f = static_cast<float>(beta);
+    MRBM_CUBLAS_CHECK(cublasSgemm(cuda->cublas(), opb, opa, static_cast<int>(d.n),
+                                  static_cast<int>(d.m), static_cast<int>(d.k), &alpha_f,
+                                  b.data<float>(), static_cast<int>(d.ldb), a.data<float>(),
+                                  static_cast<int>(d.lda), &beta_f, c.data<float>(),
+                                  static_cast<int>(d.ldc)));
+  } else {
+    MRBM_CUBLAS_CHECK(cublasDgemm(cuda->cublas(), opb, opa, static_cast<int>(d.n),
+                                  static_cast<int>(d.m), static_cast<int>(d.k), &alpha,
+                                  b.data<double>(), static_cast<int>(d.ldb), a.data<double>(),
+                                  static_cast<int>(d.lda), &beta, c.data<double>(),
+                                  static_cast<int>(d.ldc)));
+  }
+#else
+  (void)cuda;
+  MRBM_THROW(CudaError, "gemm on " << c.describe() << " in a CPU-only build");
+#endif
+}
+
+}  // namespace mrbm

@@ -1,0 +1,12 @@
+// MRBM_HD: marks a function that is compiled for both host and device.
+// Each formula of mrbm lives once in such a function; the CPU reference loop and the CUDA kernel
+// both call it (the CPU/GPU pairing rule, docs/architecture.md). Host-compilable: no CUDA headers.
+#pragma once
+
+#if defined(__CUDACC__)
+#define MRBM_HD __host__ __device__ __forceinline__
+#define MRBM_DEVICE_CODE 1
+#else
+#define MRBM_HD inline
+#define MRBM_DEVICE_CODE 0
+#endif

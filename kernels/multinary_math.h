@@ -1,0 +1,384 @@
+// The math of one multinary unit (docs/math.md sections 2 and 7): mean f(x), variance f'(x) and
+// free-energy term Phi(x) for every UnitKind of kernels/unit_spec.h, as MRBM_HD functions shared by
+// the CPU reference loop and the CUDA kernels (the CPU/GPU pairing rule).
+//
+//   kBinary       f = sigma(x),        f' = sigma'(x),            Phi = sp(x)
+//   kClosedForm   f = N sigma(x/s),    f' = (N/s) sigma'(x/s),    Phi = N s sp(x/s)
+//                 (one exp and one log1p, float64 so that f keeps its relative accuracy far below 0)
+//   kEqualCopies  f = sum_k sigma(z_k), f' = sum_k sigma'(z_k),   Phi = sum_k sp(z_k),
+//                 z_k = x - theta_k, theta_k = d (k - (N+1)/2), k = 1..N
+//   kLogitCopies  the same sums with theta_k = s logit((k - 1/2)/N), read from the float64 table
+//
+// Copy sums: the window-plus-tails method (docs/math.md section 7) with M = 2 tail terms and one
+// window half-width T = kCopyWindowT = 9 for all three quantities. Copies split into
+//   H = {z_k > T} = 1..n_high,  W = {-T <= z_k <= T},  L = {z_k < -T} = first_low..N.
+// W is summed exactly, H and L by their first two series terms in u = e^{-|z|}:
+//   f  = n_high - (R1H - R2H) + sum_W sigma + (R1L - R2L)
+//   f' = (R1H - 2 R2H) + (R1L - 2 R2L) + sum_W sigma'
+//   Phi = sum_H z_k + (R1H - R2H/2) + sum_W sp + (R1L - R2L/2),
+//   RmH = sum_H e^{-m z_k},  RmL = sum_L e^{m z_k}.
+// Why T = 9 (not the table's 7.46): the truncation error of a tail term relative to itself is
+// e^{-2T} (sigma), 3 e^{-2T} (sigma'), e^{-2T}/3 (sp), i.e. 4.6e-8 for sigma' at T = 9 against the
+// 1e-6 budget, next to the float32 rounding of the outputs (6e-8): the measured maximum is 1.03e-7
+// (f' of one copy just above T); at T = 7.46 the truncation alone could use the whole 1e-6 when one copy just past
+// the window edge dominates the sum (large spacing). The window grows from 15 to 18 copies at
+// spacing 1. One T serves all three quantities so that one window pass yields them all.
+// The window is split at z = 0 into its non-negative half (u_k = e^{-z_k} grows with k) and its
+// negative half (u_k = e^{z_k} grows as k falls); both run from the window edge towards z = 0, so
+// every u is in [e^{-T}, 1]: one float64 exp per side (at the edge, shared with the tail), then
+// u_{k+1} = u_k e^{theta_{k+1} - theta_k} (e^{d} for equal spacing, the table's ratios for logit
+// offsets). Per window copy: sigma = 1/(1+u) (z >= 0) or u/(1+u) (z < 0), sigma' = u/(1+u)^2,
+// sp = max(z, 0) + log1p(u), with the log1p terms summed as the log of the product of (1+u) <= 2
+// (folded into a running log before it can overflow). Tails, edge exponents and window sums are
+// float64. Measured with float32 window arithmetic (float64 progression): f off by 1.04e-6 where
+// the window holds hundreds of copies (logit offsets, s = 1, N = 255), and Phi off by 5e-4 because
+// float32 1 + u drops most digits of u = e^{-9}; a float32 progression would also compound the
+// ratio's rounding (16 steps: 1e-6). Far below the offsets the whole f is the low tail, whose
+// exponent x - theta_k must not be rounded to float32 (3.9e-6, docs/math.md section 7).
+//
+// need_var / need_phi are runtime flags (the functions are force-inlined: with constant or
+// loop-invariant flags the compiler drops or hoists the unused work); an output not requested is 0.
+//
+// Non-finite inputs: x = NaN -> mean, var, phi = NaN; x = +inf -> mean = N, var = 0, phi = +inf;
+// x = -inf -> mean = var = phi = 0. Large finite |x| (1e30) gives the limits without NaN.
+//
+// kLogitCopies table (float64, built on the host by build_copy_table, kernels/multinary_table.h),
+// kCopyTableRows rows of N doubles, row-major, entry (row, k) at table[row * N + (k - 1)]:
+//   kCopyTableTheta  theta_k = s logit((k - 1/2)/N)          (exactly antisymmetric, theta_{N+1-k} = -theta_k)
+//   kCopyTableRatio  e^{theta_{k+1} - theta_k}               (k = N: 0, unused)
+//   kCopyTableA1/A2  A^m_k = 1 + e^{m(theta_{k-1} - theta_k)} A^m_{k-1}, A^m_1 = 1   (R^H_m = e^{-m z_{n_high}} A^m_{n_high})
+//   kCopyTableB1/B2  B^m_k = 1 + e^{-m(theta_{k+1} - theta_k)} B^m_{k+1}, B^m_N = 1  (R^L_m = e^{m z_{first_low}} B^m_{first_low})
+//   kCopyTableQ      Q_k = Q_{k-1} + (k-1)(theta_k - theta_{k-1}), Q_1 = 0           (sum_H z_k = n_high z_{n_high} + Q_{n_high})
+//
+// Paired reference: unit_values_reference (kernels/multinary_reference.h), the brute-force sum of
+// all N copies in long double (tests) or double (benchmark).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/hd.h"
+#include "kernels/unit_spec.h"
+
+namespace mrbm::kernels {
+
+// Half-width of the exactly evaluated window of copies (see the header comment for the choice).
+constexpr double kCopyWindowT = 9.0;
+// Largest N that validate_unit_spec accepts.
+constexpr int32_t kMaxCopies = 65535;
+
+// Rows of the kLogitCopies table (layout in the header comment).
+constexpr int32_t kCopyTableTheta = 0;
+constexpr int32_t kCopyTableRatio = 1;
+constexpr int32_t kCopyTableA1 = 2;
+constexpr int32_t kCopyTableA2 = 3;
+constexpr int32_t kCopyTableB1 = 4;
+constexpr int32_t kCopyTableB2 = 5;
+constexpr int32_t kCopyTableQ = 6;
+constexpr int32_t kCopyTableRows = 7;
+
+struct UnitValues {
+  float mean;  // f(x)
+  float var;   // f'(x) (0 when not requested)
+  double phi;  // Phi(x) (0 when not requested); float64 because sums of Phi reach 1e5-1e6
+};
+
+// For the exact sampler of copy units: the split of the copies at x (docs/math.md section 6).
+struct CopyWindow {
+  int32_t n_high;        // copies k = 1..n_high are saturated on (z_k = x - theta_k > T)
+  int32_t first_low;     // copies k = first_low..N are off (z_k < -T); window: n_high+1 .. first_low-1
+  double high_off_mean;  // sum over saturated copies of sigma(theta_k - x) (expected count off)
+  double low_on_mean;    // sum over vanishing copies of sigma(x - theta_k) (expected count on)
+};
+
+// theta_k, k = 1..N (1-based). kEqualCopies: d (k - (N+1)/2); kLogitCopies: the table's entry;
+// kClosedForm: s logit((k - 1/2)/N) computed directly (the half-integer crossings); kBinary: 0.
+MRBM_HD double copy_offset(const UnitSpec& u, int32_t k) {
+  switch (u.kind) {
+    case UnitKind::kEqualCopies:
+      // k - (N+1)/2 is a half-integer, exact in float64: one rounding in total.
+      return u.spacing * (static_cast<double>(k) - 0.5 * (static_cast<double>(u.n) + 1.0));
+    case UnitKind::kLogitCopies:
+      return u.table[kCopyTableTheta * u.n + (k - 1)];
+    case UnitKind::kClosedForm:
+      return u.scale * ::log((static_cast<double>(k) - 0.5) / (static_cast<double>(u.n) - k + 0.5));
+    case UnitKind::kBinary:
+      break;
+  }
+  return 0.0;
+}
+
+namespace detail {
+
+// Where the copies split at x: 1..n_high have z > T, n_high+1..n_nonneg have 0 <= z <= T,
+// n_nonneg+1..first_low-1 have -T <= z < 0, first_low..N have z < -T.
+struct CopySplit {
+  int32_t n_high;
+  int32_t n_nonneg;
+  int32_t first_low;
+};
+
+// e^{theta_{k+1} - theta_k}, k = 1..N-1. ratio_equal is e^{d} for kEqualCopies.
+MRBM_HD double copy_ratio(const UnitSpec& u, int32_t k, double ratio_equal) {
+  return u.kind == UnitKind::kLogitCopies ? u.table[kCopyTableRatio * u.n + (k - 1)] : ratio_equal;
+}
+
+// Number of copies with z_k > t (kStrict) or z_k >= t, from an estimate `guess` (a real number
+// within a few units of the answer) and an exact fix-up on the offsets themselves, so that the
+// split agrees with the z_k the evaluation uses whatever the rounding of the estimate.
+template <bool kStrict>
+MRBM_HD int32_t count_copies_above(const UnitSpec& u, double x, double t, double guess) {
+  const double n_max = static_cast<double>(u.n);
+  guess = guess < 0.0 ? 0.0 : (guess > n_max ? n_max : guess);  // also bounds |x| = 1e30
+  int32_t n = static_cast<int32_t>(guess);
+  auto above = [&](int32_t k) {
+    const double z = x - copy_offset(u, k);
+    return kStrict ? z > t : z >= t;
+  };
+  while (n < u.n && above(n + 1)) ++n;
+  while (n > 0 && !above(n)) --n;
+  return n;
+}
+
+// Estimate of #{k : theta_k < x - t} (up to the fix-up): equal spacing k < (x - t)/d + (N+1)/2,
+// logit offsets k < N sigma((x - t)/s) + 1/2 (float32 is plenty: the fix-up corrects the last unit).
+MRBM_HD double copy_count_guess(const UnitSpec& u, double x, double t) {
+  if (u.kind == UnitKind::kEqualCopies) {
+    // (1/d is loop invariant; the product's rounding differs from a quotient's, the fix-up absorbs it)
+    return (x - t) * (1.0 / u.spacing) + 0.5 * (static_cast<double>(u.n) + 1.0);
+  }
+  const float a = static_cast<float>((x - t) / u.scale);
+  return static_cast<double>(static_cast<float>(u.n) / (1.0f + ::expf(-a))) + 0.5;
+}
+
+MRBM_HD CopySplit copy_split(const UnitSpec& u, double x) {
+  const double t = kCopyWindowT;
+  CopySplit s;
+  s.n_high = count_copies_above<true>(u, x, t, copy_count_guess(u, x, t));
+  s.n_nonneg = count_copies_above<false>(u, x, 0.0, copy_count_guess(u, x, 0.0));
+  s.first_low = count_copies_above<false>(u, x, -t, copy_count_guess(u, x, -t)) + 1;
+  return s;
+}
+
+// The two series terms of each tail and sum_H z_k, from the edge exponentials
+// e_high = e^{-z_{n_high}} and e_low = e^{z_{first_low}}.
+struct CopyTails {
+  double r1_high, r2_high;  // R^H_1, R^H_2
+  double r1_low, r2_low;    // R^L_1, R^L_2
+};
+
+// Geometric factors (1 - q^n)/(1 - q) and (1 - q^{2n})/(1 - q^2), q = e^{-d}, for n equally spaced
+// tail copies; em1 = expm1(-d).
+MRBM_HD void equal_tail_factors(double* g1, double* g2, int32_t n, double d, double em1) {
+  // e^{-n d} below 2^-60 changes nothing in float64: skip the exp for long tails.
+  const double nd = static_cast<double>(n) * d;
+  const double en1 = nd < 42.0 ? ::expm1(-nd) : -1.0;
+  *g1 = en1 / em1;
+  *g2 = (en1 * (2.0 + en1)) / (em1 * (2.0 + em1));  // e^{-2a} - 1 = (e^{-a} - 1)(e^{-a} + 1)
+}
+
+MRBM_HD CopyTails copy_tails(const UnitSpec& u, const CopySplit& s, double e_high, double e_low,
+                             double em1) {
+  CopyTails r{0.0, 0.0, 0.0, 0.0};
+  const int32_t n_low = u.n - s.first_low + 1;
+  if (u.kind == UnitKind::kLogitCopies) {
+    if (s.n_high > 0) {
+      r.r1_high = e_high * u.table[kCopyTableA1 * u.n + (s.n_high - 1)];
+      r.r2_high = e_high * e_high * u.table[kCopyTableA2 * u.n + (s.n_high - 1)];
+    }
+    if (n_low > 0) {
+      r.r1_low = e_low * u.table[kCopyTableB1 * u.n + (s.first_low - 1)];
+      r.r2_low = e_low * e_low * u.table[kCopyTableB2 * u.n + (s.first_low - 1)];
+    }
+  } else {
+    double g1, g2;
+    if (s.n_high > 0) {
+      equal_tail_factors(&g1, &g2, s.n_high, u.spacing, em1);
+      r.r1_high = e_high * g1;
+      r.r2_high = e_high * e_high * g2;
+    }
+    if (n_low > 0) {
+      equal_tail_factors(&g1, &g2, n_low, u.spacing, em1);
+      r.r1_low = e_low * g1;
+      r.r2_low = e_low * e_low * g2;
+    }
+  }
+  return r;
+}
+
+// sum_{k=1}^{n} z_k (n >= 1).
+MRBM_HD double copy_z_prefix_sum(const UnitSpec& u, double x, int32_t n) {
+  const double z_n = x - copy_offset(u, n);
+  if (u.kind == UnitKind::kLogitCopies) {
+    return static_cast<double>(n) * z_n + u.table[kCopyTableQ * u.n + (n - 1)];
+  }
+  const double z_1 = x - copy_offset(u, 1);
+  return static_cast<double>(n) * 0.5 * (z_1 + z_n);
+}
+
+// Edge exponentials of one side. `inner` = first window copy of the side (its |z| <= T) or 0 when
+// that half of the window is empty; `outer` = the last tail copy of the side or 0 when the tail is
+// empty. Returns e^{-|z_inner|} in *u_window and e^{-|z_outer|} in *e_tail with one exp: the tail
+// edge follows from the window edge through the spacing ratio (underflow to 0 is the right answer).
+MRBM_HD void copy_edge_exps(double* u_window, double* e_tail, double abs_z_inner, double abs_z_outer,
+                            bool has_inner, bool has_outer, double ratio) {
+  *u_window = 0.0;
+  *e_tail = 0.0;
+  if (has_inner) {
+    *u_window = ::exp(-abs_z_inner);
+    if (has_outer) *e_tail = *u_window / ratio;
+  } else if (has_outer) {
+    *e_tail = ::exp(-abs_z_outer);
+  }
+}
+
+// Running sums of one window half.
+struct WindowSums {
+  double mean = 0.0;
+  double var = 0.0;
+  double log_sum = 0.0;   // log of the folded part of the product of (1 + u)
+  double product = 1.0;   // product of (1 + u) since the last fold, < 2^64
+};
+
+MRBM_HD void window_term(WindowSums& w, double uk, bool nonneg, bool need_var, bool need_phi) {
+  const double a = 1.0 + uk;
+  const double r = 1.0 / a;
+  w.mean += nonneg ? r : uk * r;
+  if (need_var) w.var += uk * r * r;
+  if (need_phi) {
+    w.product *= a;
+    if (w.product > 1.8446744073709552e19) {  // 2^64: fold long before float64 overflows
+      w.log_sum += ::log(w.product);
+      w.product = 1.0;
+    }
+  }
+}
+
+MRBM_HD UnitValues copy_values(const UnitSpec& u, double x, bool need_var, bool need_phi) {
+  const CopySplit s = copy_split(u, x);
+  const int32_t n = u.n;
+  const bool equal = u.kind == UnitKind::kEqualCopies;
+  // Equal spacing: the progression ratio e^{d} and expm1(-d) of the geometric tails from one exp
+  // (q - 1 has relative error < 3 eps for d >= 0.35; below that expm1 keeps it exact).
+  double ratio_equal = 0.0, em1 = 0.0;
+  if (equal) {
+    const double q = ::exp(-u.spacing);
+    ratio_equal = 1.0 / q;  // inf for d > 745: then no window half has two copies, see copy_edge_exps
+    em1 = u.spacing < 0.35 ? ::expm1(-u.spacing) : q - 1.0;
+  }
+
+  const bool has_pos = s.n_nonneg > s.n_high;           // copies with 0 <= z <= T
+  const bool has_neg = s.first_low - 1 > s.n_nonneg;    // copies with -T <= z < 0
+  const bool has_high = s.n_high > 0;
+  const bool has_low = s.first_low <= n;
+
+  double u_pos, e_high, u_neg, e_low;
+  copy_edge_exps(&u_pos, &e_high, has_pos ? x - copy_offset(u, s.n_high + 1) : 0.0,
+                 has_high ? x - copy_offset(u, s.n_high) : 0.0, has_pos, has_high,
+                 has_pos && has_high ? copy_ratio(u, s.n_high, ratio_equal) : 1.0);
+  copy_edge_exps(&u_neg, &e_low, has_neg ? copy_offset(u, s.first_low - 1) - x : 0.0,
+                 has_low ? copy_offset(u, s.first_low) - x : 0.0, has_neg, has_low,
+                 has_neg && has_low ? copy_ratio(u, s.first_low - 1, ratio_equal) : 1.0);
+  const CopyTails t = copy_tails(u, s, e_high, e_low, em1);
+
+  WindowSums w;
+  // Non-negative half, k = n_high+1 .. n_nonneg, u_k = e^{-z_k} growing towards 1.
+  for (int32_t k = s.n_high + 1; k <= s.n_nonneg; ++k) {
+    window_term(w, u_pos, true, need_var, need_phi);
+    if (k < s.n_nonneg) u_pos *= copy_ratio(u, k, ratio_equal);
+  }
+  // Negative half, k = first_low-1 down to n_nonneg+1, u_k = e^{z_k} growing towards 1.
+  for (int32_t k = s.first_low - 1; k > s.n_nonneg; --k) {
+    window_term(w, u_neg, false, need_var, need_phi);
+    if (k - 1 > s.n_nonneg) u_neg *= copy_ratio(u, k - 1, ratio_equal);
+  }
+
+  UnitValues v;
+  const double mean = static_cast<double>(s.n_high) - (t.r1_high - t.r2_high) + w.mean +
+                      (t.r1_low - t.r2_low);
+  v.mean = static_cast<float>(mean);
+  v.var = need_var ? static_cast<float>((t.r1_high - 2.0 * t.r2_high) +
+                                        (t.r1_low - 2.0 * t.r2_low) + w.var)
+                   : 0.0f;
+  v.phi = 0.0;
+  if (need_phi) {
+    // sp(z) = max(z, 0) + log1p(e^{-|z|}): the max(z, 0) parts of H and W are the z_k with
+    // z_k >= 0, i.e. the prefix sum over 1..n_nonneg.
+    const double z_sum = s.n_nonneg > 0 ? copy_z_prefix_sum(u, x, s.n_nonneg) : 0.0;
+    v.phi = z_sum + (t.r1_high - 0.5 * t.r2_high) + w.log_sum + ::log(w.product) +
+            (t.r1_low - 0.5 * t.r2_low);
+  }
+  return v;
+}
+
+// kBinary (N = 1, s = 1) and kClosedForm: one exp and one log1p in float64.
+MRBM_HD UnitValues closed_form_values(double n, double s, double x, bool need_var, bool need_phi) {
+  const double z = x / s;
+  const double uz = ::exp(-::fabs(z));
+  const double r = 1.0 / (1.0 + uz);
+  UnitValues v;
+  v.mean = static_cast<float>(n * (z >= 0.0 ? r : uz * r));
+  v.var = need_var ? static_cast<float>(n / s * (uz * r * r)) : 0.0f;
+  v.phi = need_phi ? n * s * ((z > 0.0 ? z : 0.0) + ::log1p(uz)) : 0.0;
+  return v;
+}
+
+}  // namespace detail
+
+// f, f', Phi of unit u at pre-activation x (see the header comment for the method and the
+// conventions at non-finite x). u must be valid (validate_unit_spec).
+MRBM_HD UnitValues unit_values(const UnitSpec& u, float x, bool need_var, bool need_phi) {
+  const double n = static_cast<double>(u.n);
+  if (!(::fabsf(x) <= 3.402823466e+38f)) {  // NaN or +-inf
+    UnitValues v;
+    const bool nan = x != x;
+    v.mean = nan ? x : (x > 0.0f ? static_cast<float>(n) : 0.0f);
+    v.var = nan ? x : 0.0f;
+    v.phi = nan ? static_cast<double>(x) : (x > 0.0f ? static_cast<double>(x) : 0.0);
+    if (!need_var) v.var = 0.0f;
+    if (!need_phi) v.phi = 0.0;
+    return v;
+  }
+  const double xd = static_cast<double>(x);
+  switch (u.kind) {
+    case UnitKind::kBinary:
+      return detail::closed_form_values(1.0, 1.0, xd, need_var, need_phi);
+    case UnitKind::kClosedForm:
+      return detail::closed_form_values(n, u.scale, xd, need_var, need_phi);
+    case UnitKind::kEqualCopies:
+    case UnitKind::kLogitCopies:
+      return detail::copy_values(u, xd, need_var, need_phi);
+  }
+  return UnitValues{0.0f, 0.0f, 0.0};
+}
+
+// The split of a copy unit's copies at x for the exact sampler (kEqualCopies, kLogitCopies).
+// Window copies are n_high+1 .. first_low-1; the means are the M = 2 tail sums (sigma(-z) for
+// z > T is e^{-z} - e^{-2z} + ..., relative truncation error e^{-2T}). NaN x: {0, 1, 0, NaN}.
+MRBM_HD CopyWindow copy_window(const UnitSpec& u, float x) {
+  CopyWindow w{0, 1, 0.0, 0.0};
+  if (x != x) {
+    w.low_on_mean = static_cast<double>(x);
+    return w;
+  }
+  if (x > 3.402823466e+38f) {  // +inf: all copies saturated on, none off
+    w.n_high = u.n;
+    w.first_low = u.n + 1;
+    return w;
+  }
+  if (x < -3.402823466e+38f) return w;  // -inf: all copies off, none on
+  const double xd = static_cast<double>(x);
+  const detail::CopySplit s = detail::copy_split(u, xd);
+  const bool equal = u.kind == UnitKind::kEqualCopies;
+  const double em1 = equal ? ::expm1(-u.spacing) : 0.0;
+  const double e_high = s.n_high > 0 ? ::exp(-(xd - copy_offset(u, s.n_high))) : 0.0;
+  const double e_low = s.first_low <= u.n ? ::exp(xd - copy_offset(u, s.first_low)) : 0.0;
+  const detail::CopyTails t = detail::copy_tails(u, s, e_high, e_low, em1);
+  w.n_high = s.n_high;
+  w.first_low = s.first_low;
+  w.high_off_mean = t.r1_high - t.r2_high;
+  w.low_on_mean = t.r1_low - t.r2_low;
+  return w;
+}
+
+}  // namespace mrbm::kernels

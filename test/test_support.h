@@ -1,0 +1,61 @@
+// Helpers shared by the tests: the CUDA skip guard, seeded random inputs, NaN poisoning.
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <random>
+#include <vector>
+
+#if defined(MRBM_WITH_CUDA)
+#include <cuda_runtime_api.h>
+#endif
+
+namespace mrbm::test {
+
+// Number of usable CUDA devices; 0 in a CPU-only build or without a driver. cudaGetDeviceCount
+// returns an error (35, insufficient driver) and leaves the count unset when there is no driver,
+// so the count starts at 0 and the sticky error is cleared.
+inline int cuda_device_count() {
+#if defined(MRBM_WITH_CUDA)
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    (void)cudaGetLastError();
+    return 0;
+  }
+  return count;
+#else
+  return 0;
+#endif
+}
+
+}  // namespace mrbm::test
+
+// First statement of every [cuda] test: without a device the test prints the skip marker that
+// CTest's SKIP_REGULAR_EXPRESSION turns into "Skipped", and returns.
+#define MRBM_REQUIRE_CUDA_DEVICE()                                                    \
+  do {                                                                                \
+    if (::mrbm::test::cuda_device_count() == 0) {                                     \
+      std::printf("MRBM_SKIP: no usable CUDA device (or a CPU-only build)\n");        \
+      return;                                                                         \
+    }                                                                                 \
+  } while (0)
+
+namespace mrbm::test {
+
+inline std::vector<float> random_floats(int64_t n, float lo, float hi, uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = dist(gen);
+  return v;
+}
+
+inline std::vector<float> poisoned(int64_t n) {
+  return std::vector<float>(static_cast<size_t>(n), std::numeric_limits<float>::quiet_NaN());
+}
+
+}  // namespace mrbm::test
