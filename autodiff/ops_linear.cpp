@@ -1,21 +1,13 @@
 // Differentiable linear ops (autodiff/ops_linear.h).
 #include "autodiff/ops_linear.h"
 
+#include "autodiff/op_util.h"
 #include "core/gemm.h"
 
 namespace mrbm::autodiff {
-namespace {
 
-CudaContext* cuda_of(const Tape& tape) {
-  return tape.device().is_cuda() ? &tape.cuda() : nullptr;
-}
-
-void check_on_tape(const Tape& tape, const Tensor& t, const char* op) {
-  MRBM_CHECK(t.device() == tape.device(),
-             op << ": " << t.describe() << " on a tape for " << to_string(tape.device()));
-}
-
-}  // namespace
+using detail::check_on_tape;
+using detail::cuda_of;
 
 Variable matmul(Tape& tape, const Variable& a, const Variable& b, bool trans_a, bool trans_b) {
   const Tensor& av = a.value();
@@ -28,7 +20,7 @@ Variable matmul(Tape& tape, const Variable& a, const Variable& b, bool trans_a, 
   Tensor c = Tensor::empty({m, n}, av.dtype(), av.device(), tape.stream());
   gemm(c, av, bv, trans_a, trans_b, 1.0, 0.0, cuda_of(tape));
 
-  const bool record = tape.recording() && (a.requires_grad() || b.requires_grad());
+  const bool record = detail::should_record(tape, a, b);
   Variable out(c, record);
   if (record) {
     tape.record([&tape, a = Variable(a), b = Variable(b), out, trans_a, trans_b]() mutable {

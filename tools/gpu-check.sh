@@ -168,16 +168,20 @@ run_checks() {
   set +e
   echo "gpu-check run: $(date -u '+%Y-%m-%d %H:%M:%S UTC') on $(hostname)"
   echo "commit: $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo none) $(cd "$repo" && git status --porcelain 2>/dev/null | grep -q . && echo '(with uncommitted changes)')"
-  if command -v nvidia-smi >/dev/null && nvidia-smi -L 2>/dev/null | grep -q '^GPU'; then
+  if command -v nvidia-smi >/dev/null && timeout 20 nvidia-smi -L 2>/dev/null | grep -q '^GPU'; then
     have_gpu=1
-    nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1
+    timeout 20 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1
   else
     echo "no GPU visible (nvidia-smi -L lists none): [cuda] tests will report Skipped, GPU steps are skipped"
   fi
   local nvcc
   nvcc=$(command -v nvcc || { [[ -x /usr/local/cuda/bin/nvcc ]] && echo /usr/local/cuda/bin/nvcc; } || true)
   local sanitizer
-  sanitizer=$(command -v compute-sanitizer || { [[ -x /usr/local/cuda/bin/compute-sanitizer ]] && echo /usr/local/cuda/bin/compute-sanitizer; } || true)
+  local f
+  sanitizer=$(command -v compute-sanitizer || true)
+  for f in /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer; do
+    [[ -n $sanitizer || ! -x $f ]] || sanitizer=$f
+  done
   echo "nvcc: ${nvcc:-none} $([[ -n $nvcc ]] && "$nvcc" --version | grep -o 'release [0-9.]*')"
   echo "cmake: $(cmake --version | head -1)   ninja: $(ninja --version 2>/dev/null || echo none)"
   echo "budget: ${budget} s, build folder: $build"
@@ -195,6 +199,11 @@ run_checks() {
                     "-DMRBM_EXTRA_INCLUDE_DIRS=$deps/include;$deps/include/stb"
                     -DMRBM_CATCH2_CMAKE_DIR="$deps/cmake")
   [[ -n $nvcc ]] && cmake_args+=(-DCMAKE_CUDA_COMPILER="$nvcc")
+  # A build folder kept from a run in another checkout path cannot be reconfigured: start over.
+  if [[ -f $build/CMakeCache.txt ]] && ! grep -qxF "CMAKE_HOME_DIRECTORY:INTERNAL=$repo" "$build/CMakeCache.txt"; then
+    echo "gpu-check run: $build was configured for another source folder; starting it over"
+    rm -rf "$build"
+  fi
   run_step configure 90 1 -- cmake "${cmake_args[@]}"
   if [[ $last_rc -ne 0 ]]; then
     local s; for s in build info ctest-cuda ctest-cpu memcheck bench torch-reference; do skip_step "$s" "configure failed"; done
