@@ -105,6 +105,13 @@ void mul(Tensor& out, const Tensor& a, const Tensor& b, double alpha, double gam
   check_like(out, a, "mul");
   check_like(out, b, "mul");
   const int64_t n = out.numel();
+  if (out.is_cuda() && out.dtype() == DType::kFloat64) {
+    // float64 on the device: out[i] = alpha a[i] b[i] + gamma out[i] as a broadcast product with
+    // a as the per-"row" factor of an [n, 1] view.
+    Tensor o = out.reshape({n, 1});
+    broadcast_product(o, a.reshape({n}), Tensor(), b.reshape({n, 1}), 1, alpha, gamma, cuda);
+    return;
+  }
   dispatch(
       out, cuda, "mul",
       [&](auto tag) {
@@ -180,6 +187,15 @@ void sum_all(Tensor& out, const Tensor& x, CudaContext* cuda) {
   MRBM_CHECK(out.dtype() == DType::kFloat64 && out.numel() == 1 && out.device() == x.device(),
              "sum_all writes one float64 on the input's device, got " << out.describe());
   const int64_t n = x.numel();
+#if defined(MRBM_WITH_CUDA)
+  if (x.is_cuda() && x.dtype() == DType::kFloat64) {
+    MRBM_CHECK(cuda != nullptr, "sum_all on " << x.describe() << " needs a CudaContext");
+    const size_t ws = kernels::sum_all_workspace_bytes(n);
+    MRBM_LAUNCH_CHECK(kernels::sum_all_cuda(out.data<double>(), x.data<double>(), n,
+                                            cuda->workspace(ws), ws, cuda->stream()));
+    return;
+  }
+#endif
   dispatch(
       x, cuda, "sum_all",
       [&](auto tag) {
@@ -202,6 +218,15 @@ void row_sums(Tensor& out, const Tensor& x, CudaContext* cuda) {
   const int64_t rows = rows_of(x), cols = cols_of(x);
   MRBM_CHECK(out.dtype() == DType::kFloat64 && out.numel() == rows && out.device() == x.device(),
              "row_sums writes " << rows << " float64 values, got " << out.describe());
+#if defined(MRBM_WITH_CUDA)
+  if (x.is_cuda() && x.dtype() == DType::kFloat64) {
+    MRBM_CHECK(cuda != nullptr, "row_sums on " << x.describe() << " needs a CudaContext");
+    const size_t ws = kernels::row_sums_workspace_bytes(rows, cols);
+    MRBM_LAUNCH_CHECK(kernels::row_sums_cuda(out.data<double>(), x.data<double>(), rows, cols,
+                                             cuda->workspace(ws), ws, cuda->stream()));
+    return;
+  }
+#endif
   dispatch(
       x, cuda, "row_sums",
       [&](auto tag) {

@@ -15,6 +15,16 @@ cudaError_t row_sums_cuda(double* out, const float* x, int64_t rows, int64_t col
   return launch_row_sums(out, x, rows, cols, workspace, workspace_bytes, stream);
 }
 
+cudaError_t sum_all_cuda(double* out, const double* x, int64_t n, void* workspace,
+                         size_t workspace_bytes, cudaStream_t stream) {
+  return launch_sum_all(out, x, n, workspace, workspace_bytes, stream);
+}
+
+cudaError_t row_sums_cuda(double* out, const double* x, int64_t rows, int64_t cols,
+                          void* workspace, size_t workspace_bytes, cudaStream_t stream) {
+  return launch_row_sums(out, x, rows, cols, workspace, workspace_bytes, stream);
+}
+
 cudaError_t col_sums_cuda(double* out, const float* x, int64_t rows, int64_t cols, void* workspace,
                           size_t workspace_bytes, cudaStream_t stream) {
   return launch_col_sums(out, x, rows, cols, workspace, workspace_bytes, stream);

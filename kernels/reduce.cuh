@@ -180,19 +180,22 @@ cudaError_t launch_channel_reduce(ChannelOutput<OutT> output, const T* x, int64_
 
 // out[r] = sum_c x[r, c]; same arguments as row_sums_cpu plus the workspace
 // (row_sums_workspace_bytes(rows, cols) bytes) and the stream.
-inline cudaError_t launch_row_sums(double* out, const float* x, int64_t rows, int64_t cols,
+// T = float, or double (per-sample free energies and losses are float64 on the device too).
+template <typename T>
+inline cudaError_t launch_row_sums(double* out, const T* x, int64_t rows, int64_t cols,
                                    void* workspace, size_t workspace_bytes, cudaStream_t stream) {
   const Status status = validate_row_sums_args(out, x, rows, cols);
   if (status != Status::kOk) return detail::reduce_cuda_error(status);
   if (!detail::reduce_workspace_ok(workspace, workspace_bytes,
                                    row_sums_workspace_bytes(rows, cols)))
     return cudaErrorInvalidValue;
-  return detail::launch_row_reduce(out, RowSumLoad<float>{x, cols}, rows, cols, workspace, stream);
+  return detail::launch_row_reduce(out, RowSumLoad<T>{x, cols}, rows, cols, workspace, stream);
 }
 
 // out[0] = sum_i x[i]; same arguments as sum_all_cpu plus the workspace
 // (sum_all_workspace_bytes(n) bytes) and the stream.
-inline cudaError_t launch_sum_all(double* out, const float* x, int64_t n, void* workspace,
+template <typename T>
+inline cudaError_t launch_sum_all(double* out, const T* x, int64_t n, void* workspace,
                                   size_t workspace_bytes, cudaStream_t stream) {
   if (n < 0 || !out) return cudaErrorInvalidValue;
   return launch_row_sums(out, x, 1, n, workspace, workspace_bytes, stream);

@@ -23,6 +23,11 @@ cudaError_t sum_all_cuda(double* out, const float* x, int64_t n, void* workspace
 // out[r] = sum_c x[r, c]
 cudaError_t row_sums_cuda(double* out, const float* x, int64_t rows, int64_t cols, void* workspace,
                           size_t workspace_bytes, cudaStream_t stream);
+// float64 inputs (per-sample free energies and losses live in float64 on the device too).
+cudaError_t sum_all_cuda(double* out, const double* x, int64_t n, void* workspace,
+                         size_t workspace_bytes, cudaStream_t stream);
+cudaError_t row_sums_cuda(double* out, const double* x, int64_t rows, int64_t cols,
+                          void* workspace, size_t workspace_bytes, cudaStream_t stream);
 // out[c] = sum_r x[r, c]
 cudaError_t col_sums_cuda(double* out, const float* x, int64_t rows, int64_t cols, void* workspace,
                           size_t workspace_bytes, cudaStream_t stream);
