@@ -6,9 +6,7 @@
 namespace mrbm::autodiff {
 namespace {
 
-CudaContext* cuda_of(const Tape& tape) {
-  return tape.device().is_cuda() ? &tape.cuda() : nullptr;
-}
+CudaContext* cuda_of(const Tape& tape) { return tape.device().is_cuda() ? &tape.cuda() : nullptr; }
 
 void check_on_tape(const Tape& tape, const Tensor& t, const char* op, const char* name) {
   MRBM_CHECK(t.device() == tape.device(), op << ": " << name << " " << t.describe()
@@ -35,8 +33,7 @@ Variable conv2d(Tape& tape, const Variable& x, const Variable& w, const ConvPara
       const Tensor& g = out.grad();
       CudaContext* cuda = cuda_of(tape);
       if (x.requires_grad()) {
-        mrbm::conv_transpose2d(x.grad_buffer(tape.stream()), g, w.value(), params, 1.0, cuda,
-                               algo);
+        mrbm::conv_transpose2d(x.grad_buffer(tape.stream()), g, w.value(), params, 1.0, cuda, algo);
       }
       if (w.requires_grad()) {
         mrbm::conv2d_weight_grad(w.grad_buffer(tape.stream()), x.value(), g, params, 1.0, cuda,
@@ -61,8 +58,8 @@ Variable conv_transpose2d(Tape& tape, const Variable& y, const Variable& w,
   MRBM_CHECK(out_h >= 0 && out_w >= 0,
              "conv_transpose2d: negative output size " << out_h << "x" << out_w);
   // core's conv_transpose2d checks that y fits [B, Cin, out_h, out_w] and w (ShapeError).
-  Tensor x = Tensor::empty({yv.size(0), wv.size(1), out_h, out_w}, yv.dtype(), yv.device(),
-                           tape.stream());
+  Tensor x =
+      Tensor::empty({yv.size(0), wv.size(1), out_h, out_w}, yv.dtype(), yv.device(), tape.stream());
   mrbm::conv_transpose2d(x, yv, wv, params, 0.0, cuda_of(tape), algo);
 
   const bool record = tape.recording() && (y.requires_grad() || w.requires_grad());

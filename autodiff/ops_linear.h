@@ -1,12 +1,7 @@
-// Differentiable linear ops: matrix products and (strided, padded) 2-D convolutions.
+// Differentiable matrix product (convolutions: autodiff/ops_conv.h).
 //
-//   matmul:            C = op(A) op(B)                 dA += dC op(B)^T (transposed back as
-//                                                      needed), dB += op(A)^T dC
-//   conv2d:            y = conv2d(x, W; stride, pad)   dx += conv_transpose2d(dy, W),
-//                                                      dW += weight_grad(x, dy)
-//   conv_transpose2d:  x = conv_transpose2d(y, W)      (the adjoint of conv2d with the same W)
-//                                                      dy += conv2d(dx, W), dW += weight_grad(dx, y)
-// NCHW activations, weights [C_out, C_in, k_h, k_w] (the conv2d orientation for both ops).
+//   matmul:  C = op(A) op(B)     d op(A) += G op(B)^T,  d op(B) += op(A)^T G
+//            (the transposes are folded into the GEMM flags, nothing is materialized)
 #pragma once
 
 #include "autodiff/tape.h"

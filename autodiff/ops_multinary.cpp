@@ -20,6 +20,7 @@ struct Saved {
 
 void forward_float64(const Tensor& x, const kernels::UnitSpec& unit, Tensor* mean, Tensor* var,
                      Tensor* row_phi, int64_t rows, int64_t cols) {
+  // (sampling is float32-only: the float64 twin exists for gradient checks)
   const double* xs = x.data<double>();
   for (int64_t r = 0; r < rows; ++r) {
     double phi_sum = 0.0;
@@ -35,8 +36,13 @@ void forward_float64(const Tensor& x, const kernels::UnitSpec& unit, Tensor* mea
 }
 
 void forward_float32(Tape& tape, const Tensor& x, const kernels::UnitSpec& unit, Tensor* mean,
-                     Tensor* var, Tensor* row_phi, int64_t rows, int64_t cols) {
+                     Tensor* var, Tensor* row_phi, Tensor* sample, const SampleRequest& request,
+                     int64_t rows, int64_t cols) {
   kernels::MultinaryArgs a;
+  a.sample = sample ? sample->data<float>() : nullptr;
+  a.sampler = sample ? request.sampler : kernels::Sampler::kNone;
+  a.seed = request.seed;
+  a.offset = request.offset;
   a.mean = mean ? mean->data<float>() : nullptr;
   a.var = var ? var->data<float>() : nullptr;
   a.row_phi = row_phi ? row_phi->data<double>() : nullptr;
@@ -88,15 +94,17 @@ void backward(Tape& tape, Tensor& grad_x, const Tensor* grad_mean, const Tensor*
 }  // namespace
 
 MultinaryOutputs multinary(Tape& tape, const Variable& x, const kernels::UnitSpec& unit,
-                           bool want_mean, bool want_row_phi) {
-  MRBM_CHECK(want_mean || want_row_phi, "multinary: ask for the mean, the row sums or both");
+                           bool want_mean, bool want_row_phi, const SampleRequest& request) {
+  const bool want_sample = request.sampler != kernels::Sampler::kNone;
+  MRBM_CHECK(want_mean || want_row_phi || want_sample,
+             "multinary: ask for the mean, the row sums, a sample or several");
   const Tensor& xv = x.value();
   MRBM_CHECK(xv.dim() >= 1, "multinary needs a [rows, ...] tensor, got " << xv.describe());
   MRBM_CHECK(xv.device() == tape.device(),
              "multinary: " << xv.describe() << " on a tape for " << to_string(tape.device()));
   const int64_t rows = xv.size(0);
   const int64_t cols = rows > 0 ? xv.numel() / rows : 0;
-  const bool record = tape.recording() && x.requires_grad();
+  const bool record = tape.recording() && x.requires_grad() && (want_mean || want_row_phi);
   const Stream stream = tape.stream();
 
   Saved saved;
@@ -107,18 +115,23 @@ MultinaryOutputs multinary(Tape& tape, const Variable& x, const kernels::UnitSpe
   }
   if (record && want_mean) saved.var = Tensor::empty(xv.shape(), xv.dtype(), xv.device(), stream);
   if (want_row_phi) row_phi = Tensor::empty({rows}, DType::kFloat64, xv.device(), stream);
+  Tensor sample;
+  if (want_sample) sample = Tensor::empty(xv.shape(), xv.dtype(), xv.device(), stream);
 
   Tensor* mean_ptr = saved.mean.defined() ? &saved.mean : nullptr;
   Tensor* var_ptr = saved.var.defined() ? &saved.var : nullptr;
   Tensor* phi_ptr = row_phi.defined() ? &row_phi : nullptr;
   if (xv.dtype() == DType::kFloat64) {
     MRBM_CHECK(xv.is_cpu(), "multinary in float64 runs on the CPU only (gradient checks)");
+    MRBM_CHECK(!want_sample, "multinary: sampling runs in float32");
     forward_float64(xv, unit, mean_ptr, var_ptr, phi_ptr, rows, cols);
   } else {
-    forward_float32(tape, xv, unit, mean_ptr, var_ptr, phi_ptr, rows, cols);
+    forward_float32(tape, xv, unit, mean_ptr, var_ptr, phi_ptr, want_sample ? &sample : nullptr,
+                    request, rows, cols);
   }
 
   MultinaryOutputs out;
+  out.sample = sample;
   if (want_mean) out.mean = Variable(saved.mean, record);
   if (want_row_phi) out.row_phi = Variable(row_phi, record);
   if (record) {

@@ -1,7 +1,8 @@
 // Differentiable multinary unit ops (docs/math.md sections 2, 3 and 8), one fused pass each way.
 //
 //   multinary(tape, x, unit) -> { mean = f(x)             (x's shape and dtype),
-//                                 row_phi[r] = sum_c Phi(x[r, c])   ([rows], float64) }
+//                                 row_phi[r] = sum_c Phi(x[r, c])   ([rows], float64),
+//                                 sample ~ the unit at x             (optional, no gradient) }
 //   backward: grad_x += grad_mean * f'(x) + grad_row_phi[r] * f(x)
 //
 // rows = x.size(0), the rest of x's dimensions are the columns (a row is a sample). Only the
@@ -20,10 +21,19 @@ namespace mrbm::autodiff {
 struct MultinaryOutputs {
   Variable mean;     // undefined unless asked for
   Variable row_phi;  // undefined unless asked for
+  Tensor sample;     // undefined unless a sampler was given; never carries a gradient
+};
+
+// A sample drawn in the same pass (the hidden sample of a Gibbs step shares the pass that computes
+// the positive phase's mean and free energy). Counter-based: (seed, offset, element index).
+struct SampleRequest {
+  kernels::Sampler sampler = kernels::Sampler::kNone;
+  uint64_t seed = 0;
+  uint32_t offset = 0;
 };
 
 MultinaryOutputs multinary(Tape& tape, const Variable& x, const kernels::UnitSpec& unit,
-                           bool want_mean, bool want_row_phi);
+                           bool want_mean, bool want_row_phi, const SampleRequest& sample = {});
 
 // Shorthands.
 inline Variable multinary_mean(Tape& tape, const Variable& x, const kernels::UnitSpec& unit) {

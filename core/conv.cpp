@@ -71,9 +71,12 @@ enum class ConvOp { kForward, kTranspose, kWeightGrad };
 
 const char* op_name(ConvOp op) {
   switch (op) {
-    case ConvOp::kForward: return "conv2d";
-    case ConvOp::kTranspose: return "conv_transpose2d";
-    case ConvOp::kWeightGrad: return "conv2d_weight_grad";
+    case ConvOp::kForward:
+      return "conv2d";
+    case ConvOp::kTranspose:
+      return "conv_transpose2d";
+    case ConvOp::kWeightGrad:
+      return "conv2d_weight_grad";
   }
   return "conv";
 }
@@ -103,10 +106,9 @@ void check_placement(ConvOp op, const Tensor& out, const Tensor& a, const Tensor
                          << b.describe());
   if (out.is_cuda()) {
     MRBM_CHECK(cuda != nullptr, op_name(op) << " on " << out.describe() << " needs a CudaContext");
-    MRBM_CHECK(cuda->device() == out.device(), op_name(op) << ": context on "
-                                                           << to_string(cuda->device())
-                                                           << ", tensors on "
-                                                           << to_string(out.device()));
+    MRBM_CHECK(cuda->device() == out.device(), op_name(op)
+                                                   << ": context on " << to_string(cuda->device())
+                                                   << ", tensors on " << to_string(out.device()));
   }
 }
 
@@ -124,8 +126,8 @@ void check_third_shape(ConvOp op, const char* name, const Shape& actual, const S
 bool cudnn_fits(const ConvShape& s) {
   // The legacy cuDNN API takes int sizes and strides, and rejects padding that reaches past a
   // whole kernel (our reference allows it: the outer outputs are 0).
-  const int64_t largest = std::max({kernels::conv_input_count(s), kernels::conv_output_count(s),
-                                    kernels::conv_weight_count(s)});
+  const int64_t largest = std::max(
+      {kernels::conv_input_count(s), kernels::conv_output_count(s), kernels::conv_weight_count(s)});
   return largest <= INT32_MAX && s.pad_h < s.kernel_h && s.pad_w < s.kernel_w;
 }
 
@@ -167,10 +169,10 @@ ConvAlgo choose_algo(ConvOp op, ConvAlgo requested, const Tensor& out, const Con
       break;
     case ConvAlgo::kCudnn:
       if (!out.is_cuda() || !cudnn_available(cuda))
-        MRBM_THROW(UnsupportedError, op_name(op) << ": cuDNN is not available for "
-                                                 << out.describe()
-                                                 << " (CPU tensor, or a build/context without "
-                                                    "cuDNN)");
+        MRBM_THROW(UnsupportedError, op_name(op)
+                                         << ": cuDNN is not available for " << out.describe()
+                                         << " (CPU tensor, or a build/context without "
+                                            "cuDNN)");
       if (out.dtype() != DType::kFloat32)
         MRBM_THROW(UnsupportedError,
                    op_name(op) << ": the cuDNN path is float32 only, got " << out.describe());
@@ -215,8 +217,8 @@ void run_col2im(Tensor& x, const Tensor& col, const ConvShape& s, CudaContext* c
 
 // out [dim1, dim0, inner] = swap(in [dim0, dim1, inner]) + beta out.
 template <class T>
-void run_swap(Tensor& out, const Tensor& in, int64_t dim0, int64_t dim1, int64_t inner,
-              double beta, CudaContext* cuda) {
+void run_swap(Tensor& out, const Tensor& in, int64_t dim0, int64_t dim1, int64_t inner, double beta,
+              CudaContext* cuda) {
   if (cuda == nullptr) {
     MRBM_KERNEL_CHECK(kernels::swap_outer_dims_cpu(out.data<T>(), in.data<T>(), dim0, dim1, inner,
                                                    static_cast<T>(beta)));
@@ -436,8 +438,7 @@ CudnnAlgoChoice search_algo(ConvOp op, cudnnHandle_t handle, const CudnnDescript
         found = pick_algo(perf, returned, allow_tf32, &choice);
       if (!found && cudnnGetConvolutionForwardAlgorithm_v7(handle, d.x, d.w, d.conv, d.y,
                                                            CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-                                                           &returned,
-                                                           perf) == CUDNN_STATUS_SUCCESS)
+                                                           &returned, perf) == CUDNN_STATUS_SUCCESS)
         found = pick_algo(perf, returned, allow_tf32, &choice);
       break;
     }
@@ -487,8 +488,8 @@ CudnnAlgoChoice search_algo(ConvOp op, cudnnHandle_t handle, const CudnnDescript
       break;
     case ConvOp::kWeightGrad:
       MRBM_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
-          handle, d.x, d.y, d.conv, d.w,
-          static_cast<cudnnConvolutionBwdFilterAlgo_t>(choice.algo), &choice.workspace));
+          handle, d.x, d.y, d.conv, d.w, static_cast<cudnnConvolutionBwdFilterAlgo_t>(choice.algo),
+          &choice.workspace));
       break;
   }
   return choice;
@@ -522,10 +523,10 @@ void cudnn_conv(ConvOp op, Tensor& out, const Tensor& a, const Tensor& b, const 
   cudnnHandle_t handle = cuda->cudnn();
   switch (op) {
     case ConvOp::kForward:  // a = x, b = w
-      MRBM_CUDNN_CHECK(cudnnConvolutionForward(
-          handle, &alpha_f, d.x, a.data<float>(), d.w, b.data<float>(), d.conv,
-          static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo), workspace, choice.workspace,
-          &beta_f, d.y, out.data<float>()));
+      MRBM_CUDNN_CHECK(
+          cudnnConvolutionForward(handle, &alpha_f, d.x, a.data<float>(), d.w, b.data<float>(),
+                                  d.conv, static_cast<cudnnConvolutionFwdAlgo_t>(choice.algo),
+                                  workspace, choice.workspace, &beta_f, d.y, out.data<float>()));
       break;
     case ConvOp::kTranspose:  // a = y, b = w: backward data
       MRBM_CUDNN_CHECK(cudnnConvolutionBackwardData(
@@ -593,10 +594,14 @@ void run_conv(ConvOp op, Tensor& out, const Tensor& a, const Tensor& b, const Te
 
 const char* conv_algo_name(ConvAlgo algo) {
   switch (algo) {
-    case ConvAlgo::kAuto: return "auto";
-    case ConvAlgo::kReference: return "reference";
-    case ConvAlgo::kIm2col: return "im2col";
-    case ConvAlgo::kCudnn: return "cudnn";
+    case ConvAlgo::kAuto:
+      return "auto";
+    case ConvAlgo::kReference:
+      return "reference";
+    case ConvAlgo::kIm2col:
+      return "im2col";
+    case ConvAlgo::kCudnn:
+      return "cudnn";
   }
   return "unknown";
 }
@@ -606,8 +611,8 @@ ConvAlgo parse_conv_algo(const std::string& text) {
        {ConvAlgo::kAuto, ConvAlgo::kReference, ConvAlgo::kIm2col, ConvAlgo::kCudnn}) {
     if (text == conv_algo_name(algo)) return algo;
   }
-  MRBM_THROW(InvalidArgument, "unknown conv algorithm '" << text
-                                                         << "' (auto, reference, im2col, cudnn)");
+  MRBM_THROW(InvalidArgument,
+             "unknown conv algorithm '" << text << "' (auto, reference, im2col, cudnn)");
 }
 
 void set_conv_algo_override(ConvAlgo algo) {
@@ -648,26 +653,22 @@ kernels::ConvShape make_conv2d_shape(const Shape& x, const Shape& w, const ConvP
     MRBM_THROW(ShapeError, "conv: x " << shape_to_string(x) << " must be [B, Cin, H, W] and w "
                                       << shape_to_string(w) << " [Cout, Cin, kh, kw]");
   }
-  MRBM_CHECK(params.stride_h >= 1 && params.stride_w >= 1 && params.pad_h >= 0 &&
-                 params.pad_w >= 0,
-             "conv: stride must be >= 1 and padding >= 0, got stride " << params.stride_h << "x"
-                                                                       << params.stride_w
-                                                                       << " pad " << params.pad_h
-                                                                       << "x" << params.pad_w);
+  MRBM_CHECK(params.stride_h >= 1 && params.stride_w >= 1 && params.pad_h >= 0 && params.pad_w >= 0,
+             "conv: stride must be >= 1 and padding >= 0, got stride "
+                 << params.stride_h << "x" << params.stride_w << " pad " << params.pad_h << "x"
+                 << params.pad_w);
   if (x[1] != w[1]) {
-    MRBM_THROW(ShapeError, "conv: x " << shape_to_string(x) << " has " << x[1]
-                                      << " channels but w " << shape_to_string(w) << " expects "
-                                      << w[1]);
+    MRBM_THROW(ShapeError, "conv: x " << shape_to_string(x) << " has " << x[1] << " channels but w "
+                                      << shape_to_string(w) << " expects " << w[1]);
   }
   const ConvShape s =
       kernels::make_conv_shape(x[0], x[1], x[2], x[3], w[0], w[2], w[3], params.stride_h,
                                params.stride_w, params.pad_h, params.pad_w);
   if (kernels::validate_conv_shape(s) != kernels::Status::kOk) {
-    MRBM_THROW(ShapeError, "conv: the kernel of w " << shape_to_string(w) << " does not fit x "
-                                                    << shape_to_string(x) << " with stride "
-                                                    << params.stride_h << "x" << params.stride_w
-                                                    << " and padding " << params.pad_h << "x"
-                                                    << params.pad_w);
+    MRBM_THROW(ShapeError, "conv: the kernel of w "
+                               << shape_to_string(w) << " does not fit x " << shape_to_string(x)
+                               << " with stride " << params.stride_h << "x" << params.stride_w
+                               << " and padding " << params.pad_h << "x" << params.pad_w);
   }
   return s;
 }
@@ -684,8 +685,8 @@ void conv2d(Tensor& y, const Tensor& x, const Tensor& w, const ConvParams& param
   check_defined(op, x, "x");
   check_defined(op, w, "w");
   const ConvShape s = make_conv2d_shape(x.shape(), w.shape(), params);
-  check_third_shape(op, "y", y.shape(), {s.batch, s.out_channels, s.out_h, s.out_w}, "x",
-                    x.shape(), w.shape());
+  check_third_shape(op, "y", y.shape(), {s.batch, s.out_channels, s.out_h, s.out_w}, "x", x.shape(),
+                    w.shape());
   run_conv(op, y, x, w, w, s, beta, cuda, algo);
 }
 

@@ -57,8 +57,9 @@ cudaError_t launch_swap_outer_dims(T* out, const T* in, int64_t dim0, int64_t di
     return cudaErrorInvalidValue;
   const int64_t count = dim0 * dim1 * inner;
   if (count == 0) return cudaSuccess;
-  detail::swap_outer_dims_kernel<T><<<detail::permute_blocks(count), detail::kPermuteThreads, 0,
-                                      stream>>>(out, in, dim0, dim1, inner, beta, count);
+  detail::swap_outer_dims_kernel<T>
+      <<<detail::permute_blocks(count), detail::kPermuteThreads, 0, stream>>>(out, in, dim0, dim1,
+                                                                              inner, beta, count);
   return cudaGetLastError();
 }
 

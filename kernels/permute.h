@@ -1,8 +1,8 @@
 // swap_outer_dims: exchange the two outer dimensions of a 3-D array, with an optional accumulate.
 // The NCHW <-> [C, B, H, W] permute of the im2col convolutions (core/conv.cpp, kernels/im2col.h):
-// one GEMM over the whole batch produces (or needs) [channels, batch * positions], while tensors are
-// NCHW [batch, channels, positions]; the permute between the two costs one read and one write of
-// the output, against the GEMM's 2 K flops per output element (K = in_channels * kh * kw).
+// one GEMM over the whole batch produces (or needs) [channels, batch * positions], while tensors
+// are NCHW [batch, channels, positions]; the permute between the two costs one read and one write
+// of the output, against the GEMM's 2 K flops per output element (K = in_channels * kh * kw).
 //
 //   in  [dim0, dim1, inner]  (row-major, contiguous)
 //   out [dim1, dim0, inner]
@@ -52,8 +52,8 @@ MRBM_HD T permute_blend(T value, T beta, T old) {
 // inner + q] + beta * out[...] (out not read when beta == 0). The CPU loop visits (c, b, q) in
 // nested loops; the CUDA kernel derives them from a flat output index.
 template <class T>
-MRBM_HD void swap_outer_dims_element(T* out, const T* in, int64_t dim0, int64_t dim1,
-                                     int64_t inner, T beta, int64_t c, int64_t b, int64_t q) {
+MRBM_HD void swap_outer_dims_element(T* out, const T* in, int64_t dim0, int64_t dim1, int64_t inner,
+                                     T beta, int64_t c, int64_t b, int64_t q) {
   const int64_t out_index = (c * dim0 + b) * inner + q;
   const T value = in[(b * dim1 + c) * inner + q];
   out[out_index] = beta == T(0) ? value : detail::permute_blend(value, beta, out[out_index]);
@@ -71,8 +71,7 @@ inline Status validate_swap_outer_dims_args(const void* out, const void* in, int
 
 // out [dim1, dim0, inner] = swap(in [dim0, dim1, inner]) + beta * out.
 template <class T>
-Status swap_outer_dims_cpu(T* out, const T* in, int64_t dim0, int64_t dim1, int64_t inner,
-                           T beta) {
+Status swap_outer_dims_cpu(T* out, const T* in, int64_t dim0, int64_t dim1, int64_t inner, T beta) {
   const Status status = validate_swap_outer_dims_args(out, in, dim0, dim1, inner);
   if (status != Status::kOk) return status;
   for (int64_t c = 0; c < dim1; ++c)

@@ -139,10 +139,10 @@ TEST_CASE("gradcheck of conv2d: <conv2d(x, W), R>", "[autodiff-conv]") {
       auto f = [r, p, algo](Tape& tape, const std::vector<Variable>& v) {
         return inner_product(tape, mrbm::autodiff::conv2d(tape, v[0], v[1], p, algo), r);
       };
-      check_gradcheck(f, {make_tensor(random_doubles(mrbm::shape_numel(c.x()), ++seed), c.x(),
-                                      DType::kFloat64),
-                          make_tensor(random_doubles(mrbm::shape_numel(c.weight()), ++seed),
-                                      c.weight(), DType::kFloat64)});
+      check_gradcheck(
+          f, {make_tensor(random_doubles(mrbm::shape_numel(c.x()), ++seed), c.x(), DType::kFloat64),
+              make_tensor(random_doubles(mrbm::shape_numel(c.weight()), ++seed), c.weight(),
+                          DType::kFloat64)});
     }
   }
 }
@@ -156,13 +156,13 @@ TEST_CASE("gradcheck of conv_transpose2d: <conv_transpose2d(y, W), R>", "[autodi
       const ConvParams p = c.params;
       const int64_t h = c.h, w = c.w;
       auto f = [r, p, algo, h, w](Tape& tape, const std::vector<Variable>& v) {
-        return inner_product(
-            tape, mrbm::autodiff::conv_transpose2d(tape, v[0], v[1], p, h, w, algo), r);
+        return inner_product(tape,
+                             mrbm::autodiff::conv_transpose2d(tape, v[0], v[1], p, h, w, algo), r);
       };
-      check_gradcheck(f, {make_tensor(random_doubles(mrbm::shape_numel(c.y()), ++seed), c.y(),
-                                      DType::kFloat64),
-                          make_tensor(random_doubles(mrbm::shape_numel(c.weight()), ++seed),
-                                      c.weight(), DType::kFloat64)});
+      check_gradcheck(
+          f, {make_tensor(random_doubles(mrbm::shape_numel(c.y()), ++seed), c.y(), DType::kFloat64),
+              make_tensor(random_doubles(mrbm::shape_numel(c.weight()), ++seed), c.weight(),
+                          DType::kFloat64)});
     }
   }
 }
@@ -178,19 +178,19 @@ TEST_CASE("gradcheck of a reconstruction chain convT(conv2d(x, W), W) sharing W"
     const Variable h = mrbm::autodiff::conv2d(tape, v[0], v[1], p);
     return inner_product(tape, mrbm::autodiff::conv_transpose2d(tape, h, v[1], p, c.h, c.w), r);
   };
-  check_gradcheck(f, {make_tensor(random_doubles(mrbm::shape_numel(c.x()), 32), c.x(),
-                                  DType::kFloat64),
-                      make_tensor(random_doubles(mrbm::shape_numel(c.weight()), 33), c.weight(),
-                                  DType::kFloat64)});
+  check_gradcheck(
+      f, {make_tensor(random_doubles(mrbm::shape_numel(c.x()), 32), c.x(), DType::kFloat64),
+          make_tensor(random_doubles(mrbm::shape_numel(c.weight()), 33), c.weight(),
+                      DType::kFloat64)});
 }
 
 TEST_CASE("conv ops record only when an input requires a gradient", "[autodiff-conv]") {
   const ConvCase c{2, 3, 8, 8, 4, 4, 4, params(2, 2, 1, 1), "paper layer"};
-  const Variable x(make_tensor(random_doubles(mrbm::shape_numel(c.x()), 41), c.x(),
-                               DType::kFloat32));
-  const Variable w(make_tensor(random_doubles(mrbm::shape_numel(c.weight()), 42), c.weight(),
-                               DType::kFloat32),
-                   true);
+  const Variable x(
+      make_tensor(random_doubles(mrbm::shape_numel(c.x()), 41), c.x(), DType::kFloat32));
+  const Variable w(
+      make_tensor(random_doubles(mrbm::shape_numel(c.weight()), 42), c.weight(), DType::kFloat32),
+      true);
   const Variable w_const(w.value());
   Tape tape;
   {
@@ -215,8 +215,7 @@ TEST_CASE("conv ops record only when an input requires a gradient", "[autodiff-c
   // With stride 2, output 8 and 9 both give 4: conv_transpose2d takes either; 10 does not fit.
   CHECK(mrbm::autodiff::conv_transpose2d(tape, y, w, c.params, 9, 9).value().shape() ==
         Shape{2, 3, 9, 9});
-  CHECK_THROWS_AS(mrbm::autodiff::conv_transpose2d(tape, y, w, c.params, 10, 8),
-                  mrbm::ShapeError);
+  CHECK_THROWS_AS(mrbm::autodiff::conv_transpose2d(tape, y, w, c.params, 10, 8), mrbm::ShapeError);
   tape.clear();
 }
 
@@ -235,8 +234,7 @@ TEST_CASE("conv ops on CUDA equal the CPU: forward values and gradients", "[auto
   for (const ConvCase& c : cases) {
     for (ConvAlgo algo : {ConvAlgo::kAuto, ConvAlgo::kIm2col}) {
       const bool maybe_cudnn =
-          mrbm::resolve_conv_algo(algo, cuda.device(), DType::kFloat32, &cuda) ==
-          ConvAlgo::kCudnn;
+          mrbm::resolve_conv_algo(algo, cuda.device(), DType::kFloat32, &cuda) == ConvAlgo::kCudnn;
       const double extra = maybe_cudnn ? 1e-5 : 0.0;
       for (bool transpose : {false, true}) {
         INFO(c.name << ", algo " << mrbm::conv_algo_name(algo)
@@ -260,9 +258,8 @@ TEST_CASE("conv ops on CUDA equal the CPU: forward values and gradients", "[auto
         Variable w_d(make_tensor(wv, c.weight(), DType::kFloat32, cuda.device(), cuda.stream()),
                      true);
         const Variable out_d =
-            transpose
-                ? mrbm::autodiff::conv_transpose2d(tape, in_d, w_d, c.params, c.h, c.w, algo)
-                : mrbm::autodiff::conv2d(tape, in_d, w_d, c.params, algo);
+            transpose ? mrbm::autodiff::conv_transpose2d(tape, in_d, w_d, c.params, c.h, c.w, algo)
+                      : mrbm::autodiff::conv2d(tape, in_d, w_d, c.params, algo);
         tape.backward(inner_product(tape, out_d, r));
         const std::vector<double> out_got = to_doubles(out_d.value(), cuda.stream());
         const std::vector<double> din_got = to_doubles(in_d.grad(), cuda.stream());
@@ -293,8 +290,7 @@ TEST_CASE("conv ops on CUDA equal the CPU: forward values and gradients", "[auto
             mrbm::conv2d(din, rt, wt, c.params, 0.0, nullptr, ref);
             mrbm::conv2d_weight_grad(dw, rt, at, c.params, 0.0, nullptr, ref);
           }
-          return std::vector<std::vector<double>>{out.to_vector<double>(),
-                                                  din.to_vector<double>(),
+          return std::vector<std::vector<double>>{out.to_vector<double>(), din.to_vector<double>(),
                                                   dw.to_vector<double>()};
         };
         const auto exact = cpu(in, wv, r, false);

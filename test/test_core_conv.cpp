@@ -49,9 +49,12 @@ enum class Op { kForward, kTranspose, kWeightGrad };
 
 const char* op_name(Op op) {
   switch (op) {
-    case Op::kForward: return "conv2d";
-    case Op::kTranspose: return "conv_transpose2d";
-    case Op::kWeightGrad: return "conv2d_weight_grad";
+    case Op::kForward:
+      return "conv2d";
+    case Op::kTranspose:
+      return "conv_transpose2d";
+    case Op::kWeightGrad:
+      return "conv2d_weight_grad";
   }
   return "?";
 }
@@ -97,9 +100,15 @@ int64_t terms(Op op, const ConvCase& c) {
 void run(Op op, Tensor& out, const Tensor& a, const Tensor& b, const ConvParams& p, double beta,
          mrbm::CudaContext* cuda, ConvAlgo algo) {
   switch (op) {
-    case Op::kForward: mrbm::conv2d(out, a, b, p, beta, cuda, algo); break;
-    case Op::kTranspose: mrbm::conv_transpose2d(out, a, b, p, beta, cuda, algo); break;
-    case Op::kWeightGrad: mrbm::conv2d_weight_grad(out, a, b, p, beta, cuda, algo); break;
+    case Op::kForward:
+      mrbm::conv2d(out, a, b, p, beta, cuda, algo);
+      break;
+    case Op::kTranspose:
+      mrbm::conv_transpose2d(out, a, b, p, beta, cuda, algo);
+      break;
+    case Op::kWeightGrad:
+      mrbm::conv2d_weight_grad(out, a, b, p, beta, cuda, algo);
+      break;
   }
 }
 
@@ -168,9 +177,9 @@ void check_within(const std::vector<double>& got, const std::vector<double>& exa
   for (size_t i = 0; i < got.size(); ++i) {
     const double o = old.empty() ? 0.0 : old[i];
     const double want = exact[i] + o;
-    const double tol = static_cast<double>(bound.terms + 2) * bound.unit_roundoff *
-                           (abs[i] + std::fabs(o)) +
-                       bound.extra + 1e-300;
+    const double tol =
+        static_cast<double>(bound.terms + 2) * bound.unit_roundoff * (abs[i] + std::fabs(o)) +
+        bound.extra + 1e-300;
     const double err = std::fabs(got[i] - want);
     const double ratio = std::isnan(err) ? std::numeric_limits<double>::infinity() : err / tol;
     if (!(err <= tol)) ++bad;
@@ -356,19 +365,16 @@ TEST_CASE("conv shape and argument errors name the shapes", "[conv]") {
   CHECK_THAT(m, Contains("[2, 3, 8]"));
   // A kernel larger than the padded image.
   Tensor x_small = Tensor::zeros({2, 3, 1, 1});
-  m = message_of<mrbm::ShapeError>([&] {
-    mrbm::conv2d(y, x_small, w, p, 0.0, nullptr, ConvAlgo::kAuto);
-  });
+  m = message_of<mrbm::ShapeError>(
+      [&] { mrbm::conv2d(y, x_small, w, p, 0.0, nullptr, ConvAlgo::kAuto); });
   CHECK_THAT(m, Contains("[2, 3, 1, 1]") && Contains("[4, 3, 4, 4]"));
 
   CHECK_THROWS_AS(mrbm::conv2d(y, x, w, params(0, 2, 1, 1), 0.0, nullptr, ConvAlgo::kAuto),
                   mrbm::InvalidArgument);
   CHECK_THROWS_AS(mrbm::conv2d(y, x, w, p, 0.5, nullptr, ConvAlgo::kAuto), mrbm::InvalidArgument);
   Tensor x64 = Tensor::zeros({2, 3, 8, 8}, DType::kFloat64);
-  CHECK_THROWS_AS(mrbm::conv2d(y, x64, w, p, 0.0, nullptr, ConvAlgo::kAuto),
-                  mrbm::InvalidArgument);
-  CHECK_THROWS_AS(mrbm::conv2d(y, x, w, p, 0.0, nullptr, ConvAlgo::kCudnn),
-                  mrbm::UnsupportedError);
+  CHECK_THROWS_AS(mrbm::conv2d(y, x64, w, p, 0.0, nullptr, ConvAlgo::kAuto), mrbm::InvalidArgument);
+  CHECK_THROWS_AS(mrbm::conv2d(y, x, w, p, 0.0, nullptr, ConvAlgo::kCudnn), mrbm::UnsupportedError);
   CHECK(mrbm::conv2d_output_shape({2, 3, 8, 8}, {4, 3, 4, 4}, p) == Shape{2, 4, 4, 4});
   CHECK(mrbm::conv2d_output_shape({1, 3, 7, 9}, {5, 3, 3, 2}, params(3, 2, 2, 0)) ==
         Shape{1, 5, 3, 4});
@@ -425,8 +431,8 @@ TEST_CASE("swap_outer_dims_cuda equals swap_outer_dims_cpu", "[conv][cuda]") {
       INFO("d0 " << d0 << " d1 " << d1 << " inner " << inner << " beta " << beta);
       const int64_t n = d0 * d1 * inner;
       const std::vector<float> in = mrbm::test::random_floats(n, -1, 1, ++seed);
-      const std::vector<float> old = beta == 0.0 ? mrbm::test::poisoned(n)
-                                                 : mrbm::test::random_floats(n, -1, 1, ++seed);
+      const std::vector<float> old =
+          beta == 0.0 ? mrbm::test::poisoned(n) : mrbm::test::random_floats(n, -1, 1, ++seed);
       std::vector<float> want = old;
       REQUIRE(mrbm::kernels::swap_outer_dims_cpu(want.data(), in.data(), d0, d1, inner,
                                                  static_cast<float>(beta)) ==

@@ -1,0 +1,290 @@
+// Image folder and CelebA reading (data/image_folder_reader.h): listing, the parallel decode with
+// stb_image, crop, resize, and the CelebA partition file.
+#include "data/image_folder_reader.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <stb/stb_image.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "data/file_io.h"
+#include "data/image_resize.h"
+
+namespace mrbm::data {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kImageExtensions[] = {"jpg", "jpeg", "png", "bmp", "gif", "tga",
+                                            "psd", "pic", "pnm", "ppm", "pgm"};
+
+// Decodes one file into out[channels * size * size] (planar).
+void decode_image(uint8_t* out, const std::string& path, const ImageFolderOptions& options) {
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    MRBM_THROW(IoError, path << ": " << bytes.size() << " bytes, too large for an image");
+  }
+  int w = 0;
+  int h = 0;
+  int file_channels = 0;
+  const int want = static_cast<int>(options.channels);
+  std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
+      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &file_channels,
+                            want),
+      stbi_image_free);
+  if (!decoded) {
+    // stbi_failure_reason is thread-local in this stb version (STBI_THREAD_LOCAL).
+    MRBM_THROW(IoError, path << ": cannot decode image: " << stbi_failure_reason());
+  }
+  Image image;
+  image.width = w;
+  image.height = h;
+  image.channels = want;
+  image.pixels.assign(decoded.get(), decoded.get() + int64_t{w} * h * want);
+  decoded.reset();
+  const Image square = center_crop_square(image);
+  interleaved_to_planar(out, resize_image(square, options.size, options.size));
+}
+
+// Runs decode_image over all paths on `threads` threads and reports progress from this thread.
+// On failure, rethrows the error of the lowest-index failed file among those attempted.
+void decode_all(std::vector<uint8_t>& pixels, const std::vector<std::string>& paths,
+                const ImageFolderOptions& options) {
+  const int64_t n = static_cast<int64_t>(paths.size());
+  const int64_t image_bytes = options.channels * options.size * options.size;
+  int threads = options.threads > 0 ? options.threads
+                                    : static_cast<int>(std::thread::hardware_concurrency());
+  threads = static_cast<int>(std::clamp<int64_t>(threads, 1, std::max<int64_t>(n, 1)));
+
+  std::atomic<int64_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mutex;
+  std::condition_variable changed;
+  int64_t done = 0;  // guarded by mutex
+  std::exception_ptr error;
+  int64_t error_index = n;
+
+  auto work = [&] {
+    while (!failed.load()) {
+      const int64_t i = next.fetch_add(1);
+      if (i >= n) break;
+      try {
+        decode_image(pixels.data() + i * image_bytes, paths[static_cast<size_t>(i)], options);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (i < error_index) {
+          error = std::current_exception();
+          error_index = i;
+        }
+        failed.store(true);
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        ++done;
+      }
+      changed.notify_one();
+    }
+  };
+
+  std::vector<std::thread> pool;
+  pool.reserve(static_cast<size_t>(threads));
+  for (int t = 0; t < threads; ++t) pool.emplace_back(work);
+
+  // The caller's thread only watches, so that `progress` never runs concurrently with itself.
+  std::exception_ptr progress_error;
+  int64_t reported = -1;
+  for (;;) {
+    int64_t now = 0;
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      changed.wait_for(lock, std::chrono::milliseconds(200),
+                       [&] { return done == n || failed.load(); });
+      now = done;
+    }
+    const bool finished = now == n || failed.load();
+    if (options.progress && now != reported && !failed.load() && !progress_error) {
+      try {
+        options.progress(now, n);
+      } catch (...) {
+        progress_error = std::current_exception();
+        failed.store(true);
+      }
+      reported = now;
+    }
+    if (finished) break;
+  }
+  for (std::thread& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+  if (progress_error) std::rethrow_exception(progress_error);
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+void check_options(const ImageFolderOptions& options) {
+  MRBM_CHECK(options.size >= 1 && options.size <= 4096,
+             "image size " << options.size << " must be in 1..4096");
+  MRBM_CHECK(options.channels == 1 || options.channels == 3,
+             "images are read with 1 (grey) or 3 (RGB) channels, not " << options.channels);
+}
+
+std::vector<std::string> apply_limit(std::vector<std::string> paths, int64_t limit) {
+  if (limit >= 0 && limit < static_cast<int64_t>(paths.size())) {
+    paths.resize(static_cast<size_t>(limit));
+  }
+  return paths;
+}
+
+// The names of the images of `split` in a CelebA list_eval_partition.txt, sorted.
+std::vector<std::string> read_partition(const std::string& path, Split split) {
+  std::ifstream in(path);
+  if (!in) MRBM_THROW(IoError, path << ": cannot open");
+  const int wanted = split == Split::kTrain ? 0 : split == Split::kValid ? 1 : 2;
+  std::vector<std::string> names;
+  std::string line;
+  int64_t line_no = 0;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // files from Windows tools
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    std::istringstream fields(line);
+    std::string name;
+    int part = -1;
+    std::string extra;
+    if (!(fields >> name >> part) || (fields >> extra) || part < 0 || part > 2) {
+      MRBM_THROW(IoError, path << ":" << line_no << ": expected '<image file> <0|1|2>', got '"
+                               << line << "'");
+    }
+    if (part == wanted) names.push_back(name);
+  }
+  if (in.bad()) MRBM_THROW(IoError, path << ": read error");
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+}  // namespace
+
+bool has_image_extension(const std::string& path) {
+  std::string ext = lower(fs::path(path).extension().string());
+  if (ext.empty()) return false;
+  ext.erase(0, 1);  // the dot
+  return std::find(std::begin(kImageExtensions), std::end(kImageExtensions), ext) !=
+         std::end(kImageExtensions);
+}
+
+std::vector<std::string> list_image_files(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) MRBM_THROW(IoError, dir << ": not a folder");
+  std::vector<std::string> paths;
+  int64_t ignored = 0;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, ec)) {
+    if (e.is_regular_file() && has_image_extension(e.path().string())) {
+      paths.push_back(e.path().string());
+    } else {
+      ++ignored;
+    }
+  }
+  if (ec) MRBM_THROW(IoError, dir << ": cannot list: " << ec.message());
+  if (paths.empty()) {
+    MRBM_THROW(IoError, dir << ": no image files in it (extensions jpg, jpeg, png, bmp, gif, tga, "
+                               "psd, pic, pnm, ppm, pgm)");
+  }
+  if (ignored > 0) {
+    MRBM_LOG_INFO(dir << ": ignored " << ignored << " entries that are not image files");
+  }
+  std::sort(paths.begin(), paths.end());
+  return paths;
+}
+
+Dataset read_image_files(const std::vector<std::string>& paths, const ImageFolderOptions& options,
+                         const std::string& name) {
+  check_options(options);
+  Dataset d;
+  d.name = name;
+  d.count = static_cast<int64_t>(paths.size());
+  d.channels = options.channels;
+  d.height = options.size;
+  d.width = options.size;
+  d.pixels.resize(static_cast<size_t>(d.count * d.image_numel()));
+  decode_all(d.pixels, paths, options);
+  return d;
+}
+
+Dataset read_image_folder(const std::string& dir, const ImageFolderOptions& options) {
+  check_options(options);
+  Dataset d = read_image_files(apply_limit(list_image_files(dir), options.limit), options,
+                               "images");
+  d.description = dir + " (" + std::to_string(d.count) + " images, center crop, resized to " +
+                  std::to_string(options.size) + "x" + std::to_string(options.size) + ")";
+  return d;
+}
+
+Dataset read_celeba(const std::string& dir, Split split, const ImageFolderOptions& options) {
+  check_options(options);
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) {
+    MRBM_THROW(IoError, dir << ": not a folder (expected CelebA's img_align_celeba/ in it)");
+  }
+  fs::path root = fs::path(dir).lexically_normal();
+  if (root.filename().empty()) root = root.parent_path();  // "x/" -> "x"
+  fs::path images = root / "img_align_celeba";
+  if (!fs::is_directory(images, ec)) {
+    // DIR is the image folder itself; the partition file sits next to it (a relative DIR without
+    // a parent has the working folder as parent: parent_path() "" resolves there).
+    images = root;
+    root = root.parent_path();
+  }
+  std::string partition;
+  for (const fs::path& p : {root / "list_eval_partition.txt", root / "Eval" / "list_eval_partition.txt",
+                            images / "list_eval_partition.txt"}) {
+    if (fs::is_regular_file(p, ec)) {
+      partition = p.string();
+      break;
+    }
+  }
+  std::vector<std::string> paths;
+  if (!partition.empty()) {
+    for (const std::string& name : read_partition(partition, split)) {
+      paths.push_back((images / name).string());
+    }
+    if (paths.empty()) {
+      MRBM_THROW(IoError, partition << ": lists no image for split " << split_name(split));
+    }
+    paths = apply_limit(std::move(paths), options.limit);
+    for (const std::string& p : paths) {
+      if (!fs::is_regular_file(p, ec)) {
+        MRBM_THROW(IoError, p << ": listed in " << partition << " but missing");
+      }
+    }
+  } else if (split == Split::kTrain) {
+    MRBM_LOG_WARN(root.string() << ": no list_eval_partition.txt; CelebA train uses every image of "
+                                << images.string());
+    paths = apply_limit(list_image_files(images.string()), options.limit);
+  } else {
+    MRBM_THROW(IoError, root.string() << ": no list_eval_partition.txt (in it or in Eval/); CelebA's "
+                                      << split_name(split) << " split needs it");
+  }
+  Dataset d = read_image_files(paths, options, std::string("celeba/") + split_name(split));
+  d.description = images.string() + " (" + std::to_string(d.count) + " images" +
+                  (partition.empty() ? "" : ", split from " + partition) +
+                  ", center crop, resized to " + std::to_string(options.size) + "x" +
+                  std::to_string(options.size) + ")";
+  return d;
+}
+
+}  // namespace mrbm::data

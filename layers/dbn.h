@@ -1,0 +1,79 @@
+// Dbn: a deep belief network of conv RBMs followed by dense RBMs (docs/math.md section 5).
+//
+// Training loss: L = sum_l L_l, each L_l the contrastive loss of layer l on its input v^(l):
+// v^(1) = the data scaled to the input unit's range (raw 0..255 pixels -> 0..N), v^(l+1) = f_l(x^(l))
+// the hidden mean of the layer below (flattened once before the first dense layer). By default the
+// gradients of L_(l+1) flow into layer l through v^(l+1) (joint training); spec.joint = false
+// detaches them (simultaneous greedy training).
+//
+// Sampling streams: layer l of training step t draws from (seed, offset = t * 64 + l), so each
+// layer of each step gets its own counter range and a resumed run repeats the same samples.
+//
+// Generation: Gibbs sampling in the top RBM (hidden sample, then the visible mean) for S steps,
+// from uniform noise or from the up pass of given images, then the top-down pass of means
+// v^(l) = f_v(a^(l) + h W^(l)T) (conv_transpose for conv layers) down to the image.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "autodiff/tape.h"
+#include "layers/model_spec.h"
+#include "layers/rbm_layer.h"
+
+namespace mrbm::layers {
+
+struct DbnLoss {
+  autodiff::Variable total;               // [] float64, the sum of the layers' losses
+  std::vector<autodiff::Variable> layers;  // each layer's loss
+  Tensor reconstruction;                   // layer 0's v' (input range 0..N), [B, C, H, W]
+  Tensor free_energy;                      // layer 0's F(v) per sample
+};
+
+class Dbn {
+ public:
+  // Parameters initialized from `seed` on `device`; `cuda` is required for a CUDA device and must
+  // outlive the Dbn.
+  Dbn(const ModelSpec& spec, Device device, CudaContext* cuda, uint64_t seed);
+
+  const ModelSpec& spec() const { return spec_; }
+  Device device() const { return device_; }
+  CudaContext* cuda() const { return cuda_; }
+  Stream stream() const;
+  // A tape for this model's device.
+  autodiff::Tape make_tape() const;
+
+  size_t num_layers() const { return layers_.size(); }
+  const RbmLayer& layer(size_t i) const { return *layers_.at(i); }
+  std::vector<autodiff::Variable> parameters() const;
+  int64_t parameter_count() const;
+
+  // Raw images [B, C, H, W] with values 0..255 (any device, float32) -> the input unit's range on
+  // this model's device.
+  Tensor prepare_input(const Tensor& images) const;
+  // The inverse: values 0..N of layer 0's visible unit -> 0..255 (on the host, float32).
+  Tensor to_pixels(const Tensor& v) const;
+
+  // The summed contrastive loss of one training step (input from prepare_input).
+  DbnLoss loss(autodiff::Tape& tape, const Tensor& input, uint64_t seed, uint64_t step) const;
+
+  // Up `depth` layers by hidden means, then down by visible means (no gradient).
+  Tensor reconstruct(const Tensor& input, size_t depth) const;
+  // The hidden means of layer `layer` (0-based), [B, ...].
+  Tensor features(const Tensor& input, size_t layer) const;
+  // Layer 0's free energy per sample (float64 [B]).
+  Tensor free_energy(const Tensor& input) const;
+  // `count` images (input range) by Gibbs sampling in the top RBM, from noise or from `start`.
+  Tensor generate(int64_t count, int64_t gibbs_steps, uint64_t seed, const Tensor* start) const;
+
+ private:
+  Tensor up(autodiff::Tape& tape, const Tensor& v, size_t layer) const;    // hidden mean, reshaped
+  Tensor down(autodiff::Tape& tape, const Tensor& h, size_t layer) const;  // visible mean, reshaped
+
+  ModelSpec spec_;
+  Device device_;
+  CudaContext* cuda_;
+  std::vector<std::unique_ptr<RbmLayer>> layers_;
+};
+
+}  // namespace mrbm::layers

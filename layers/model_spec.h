@@ -1,0 +1,64 @@
+// ModelSpec: a DBN described in JSON (docs/models.md), its validation and the presets.
+//
+//   {
+//     "name": "demo",
+//     "input": {"channels": 1, "height": 28, "width": 28, "unit": {"kind": "closed", "n": 255}},
+//     "layers": [
+//       {"type": "conv", "channels": 32, "kernel": 4, "stride": 2, "padding": 1,
+//        "hidden": {"kind": "closed", "n": 255}},
+//       {"type": "dense", "units": 200, "hidden": {"kind": "closed", "n": 255}}
+//     ],
+//     "sampler": "gaussian", "stop_gradient": true, "joint": true,
+//     "training": {"lr": 0.001, "batch": 64, "epochs": 5}
+//   }
+//
+// Layer l's visible unit is layer l-1's hidden unit (the input unit for the first layer); conv
+// layers come first, dense layers after (the activations are flattened once). Optional fields take
+// the defaults shown in docs/models.md; unknown fields are errors, so a typo never passes silently.
+// Errors name the source (file or preset), the field ("layers[1].kernel") and the problem.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "layers/unit_config.h"
+
+namespace mrbm::layers {
+
+struct LayerSpec {
+  std::string type = "conv";  // "conv" or "dense"
+  int64_t size = 0;           // conv: output channels; dense: hidden units
+  int64_t kernel = 4, stride = 2, padding = 1;  // conv only
+  UnitConfig hidden;
+  double init_std = 0.0;  // 0: default_init_std
+};
+
+struct TrainingDefaults {
+  double lr = 1e-3;
+  int64_t batch = 64;
+  int64_t epochs = 5;
+};
+
+struct ModelSpec {
+  std::string name;
+  int64_t channels = 1, height = 28, width = 28;
+  UnitConfig input_unit;
+  std::vector<LayerSpec> layers;
+  kernels::Sampler sampler = kernels::Sampler::kGaussian;
+  bool stop_gradient = true;  // v' is a constant in each layer's loss
+  bool joint = true;          // layer l+1's loss also trains layer l (false: detached layers)
+  TrainingDefaults training;
+};
+
+ModelSpec model_spec_from_json(const nlohmann::json& j, const std::string& source);
+nlohmann::json model_spec_to_json(const ModelSpec& spec);
+
+// The presets of docs/models.md: demo, paper-fashion, paper-fashion-binary, paper-mnist,
+// paper-mnist-binary, paper-cifar10, paper-cifar10-binary, paper-celeba64, paper-celeba128.
+std::vector<std::string> preset_names();
+ModelSpec preset(const std::string& name);  // InvalidArgument listing the presets
+// A preset name, or the path of a JSON file (IoError when unreadable or invalid).
+ModelSpec load_model_spec(const std::string& preset_or_file);
+
+}  // namespace mrbm::layers
