@@ -10,5 +10,11 @@ namespace mrbm::tools {
 
 void register_info_command(CLI::App& app);
 void register_bench_command(CLI::App& app);
+void register_train_command(CLI::App& app);
+void register_sample_command(CLI::App& app);
+void register_reconstruct_command(CLI::App& app);
+
+// Thrown after Ctrl-C once the work is saved: main exits with 130 (the shell's code for SIGINT).
+struct Interrupted {};
 
 }  // namespace mrbm::tools

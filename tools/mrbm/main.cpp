@@ -13,6 +13,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "mrbm " MRBM_VERSION);
   mrbm::tools::register_info_command(app);
   mrbm::tools::register_bench_command(app);
+  mrbm::tools::register_train_command(app);
+  mrbm::tools::register_sample_command(app);
+  mrbm::tools::register_reconstruct_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -24,6 +27,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "mrbm: error: %s (see mrbm --help)\n", e.what());
     return 2;
+  } catch (const mrbm::tools::Interrupted&) {
+    return 130;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "mrbm: error: %s\n", e.what());
     return 1;

@@ -1,0 +1,109 @@
+// What `mrbm features`, `mrbm classify` and `mrbm free-energy` share: the hidden means of one DBN
+// layer for a whole data set computed batch by batch, raw pixels as features, a progress line
+// with ETA, an early check of output paths, and the .npy writer.
+//
+// Features: row i is image i of the data set, the hidden means of layer L flattened in the
+// layer's C-order ([C, H, W] of a conv layer -> C*H*W values, channel-major; [units] of a dense
+// layer), float32, in the layer's unit range 0..N (not rescaled). Batches keep device memory at
+// batch x (largest activation); the rows are either kept (FeatureMatrix) or streamed to a sink.
+//
+// .npy (NumPy format version 1.0, https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html):
+//   "\x93NUMPY" 0x01 0x00, uint16 little-endian header length, then an ASCII dict
+//   {'descr': '<f4', 'fortran_order': False, 'shape': (count, dim), } padded with spaces and a
+//   final '\n' so that the data starts at a multiple of 64 bytes (what NumPy writes), then the
+//   values in C order, little-endian. np.load reads it; so does any reader that skips the header.
+// NpyFileWriter streams the rows into "<path>.tmp-<pid>" and renames it over `path` only when
+// every promised byte was written (commit()), so a failure or a crash never leaves a partial file.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/tensor.h"
+#include "data/dataset.h"
+#include "layers/dbn.h"
+
+namespace mrbm::tools {
+
+// --layer: -1 means the top layer. CLI::ValidationError (a usage error, exit 2) naming the
+// layer count when the model has no such layer.
+size_t resolve_feature_layer(const layers::Dbn& dbn, int64_t requested);
+
+// Fails early, before minutes of work, when `path` cannot be an output file: an IoError naming
+// `option` and the path when its folder does not exist or the path is a folder.
+void check_output_path(const std::string& path, const std::string& option);
+
+// A progress line on stderr for long runs: nothing during the first 2 s; then on a terminal one
+// line rewritten in place (at most 4 times a second), elsewhere one log line every 10 s:
+// "features: 12800/60000 images (21%), 3 s elapsed, ETA 11 s".
+class ProgressMeter {
+ public:
+  ProgressMeter(std::string what, int64_t total);
+  ~ProgressMeter();  // ends a rewritten line
+  void update(int64_t done);
+
+ private:
+  std::string what_;
+  int64_t total_;
+  bool tty_;
+  bool printed_ = false;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+// Rows [begin, begin + count) of the features, each `dim` floats, row-major, on the host.
+using FeatureSink = std::function<void(int64_t begin, int64_t count, int64_t dim,
+                                       const float* values)>;
+
+// Runs every image of `dataset` (in order, `batch` at a time) up to layer `layer` and hands each
+// batch's hidden means to `sink`. `progress` may be null.
+void compute_features(const layers::Dbn& dbn, const data::Dataset& dataset, size_t layer,
+                      int64_t batch, const FeatureSink& sink, ProgressMeter* progress);
+
+struct FeatureMatrix {
+  int64_t count = 0;
+  int64_t dim = 0;
+  std::vector<float> values;    // [count, dim]
+  std::vector<int32_t> labels;  // the data set's labels (empty when it has none)
+};
+
+// compute_features collected into memory.
+FeatureMatrix model_features(const layers::Dbn& dbn, const data::Dataset& dataset, size_t layer,
+                             int64_t batch, ProgressMeter* progress);
+// The raw pixels (0..255) as features, [count, C*H*W] in the data set's planar order.
+FeatureMatrix pixel_features(const data::Dataset& dataset);
+
+// The .npy header (magic to the final '\n') for `descr` ("<f4", "<i4", ...) and `shape`.
+std::string npy_header(const std::string& descr, const Shape& shape);
+
+// Where `mrbm features --out FILE` puts the labels: FILE without a trailing ".npy", plus
+// ".labels.npy" ("feat.npy" -> "feat.labels.npy", "feat" -> "feat.labels.npy").
+std::string labels_path_for(const std::string& features_path);
+
+class NpyFileWriter {
+ public:
+  // Creates the temporary file and writes the header. IoError naming `path` when it cannot.
+  NpyFileWriter(std::string path, const std::string& descr, const Shape& shape,
+                int64_t item_bytes);
+  ~NpyFileWriter();  // removes the temporary file unless committed
+  NpyFileWriter(const NpyFileWriter&) = delete;
+  NpyFileWriter& operator=(const NpyFileWriter&) = delete;
+
+  // Appends raw little-endian items; IoError naming the file on a write error or when more bytes
+  // than the shape holds are written.
+  void append(const void* data, int64_t bytes);
+  // Checks that exactly the shape's bytes were written, flushes, and renames over `path`.
+  void commit();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_, tmp_;
+  std::FILE* file_ = nullptr;
+  int64_t expected_ = 0, written_ = 0;
+  bool committed_ = false;
+};
+
+}  // namespace mrbm::tools
