@@ -192,7 +192,7 @@ ConvAlgo choose_algo(ConvOp op, ConvAlgo requested, const Tensor& out, const Con
 template <class T>
 void run_im2col(Tensor& col, const Tensor& x, const ConvShape& s, CudaContext* cuda) {
   if (cuda == nullptr) {
-    MRBM_KERNEL_CHECK(kernels::im2col_cpu(col.data<T>(), x.data<T>(), s));
+    MRBM_KERNEL_CHECK(kernels::im2col_cpu_by_rows(col.data<T>(), x.data<T>(), s));
     return;
   }
 #if defined(MRBM_WITH_CUDA)
@@ -205,7 +205,7 @@ void run_im2col(Tensor& col, const Tensor& x, const ConvShape& s, CudaContext* c
 template <class T>
 void run_col2im(Tensor& x, const Tensor& col, const ConvShape& s, CudaContext* cuda) {
   if (cuda == nullptr) {
-    MRBM_KERNEL_CHECK(kernels::col2im_cpu(x.data<T>(), col.data<T>(), s));
+    MRBM_KERNEL_CHECK(kernels::col2im_cpu_by_rows(x.data<T>(), col.data<T>(), s));
     return;
   }
 #if defined(MRBM_WITH_CUDA)

@@ -120,4 +120,66 @@ Status col2im_cpu(T* x, const T* col, const ConvShape& shape) {
   return Status::kOk;
 }
 
+// The same results as im2col_cpu / col2im_cpu (bit for bit: col2im adds each pixel's taps in the
+// same order), computed row by row of col without per-element index divisions: for each kernel
+// tap (ci, i, j) the rows (b, oh) are contiguous runs of out_w values. This is the CPU path of
+// core/conv.cpp; the element-wise functions above stay the reference and the CUDA formula.
+template <class T>
+Status im2col_cpu_by_rows(T* col, const T* x, const ConvShape& s) {
+  const Status status = validate_im2col_args(col, x, s);
+  if (status != Status::kOk) return status;
+  const int64_t cols = conv_col_cols(s);
+  for (int64_t ci = 0; ci < s.in_channels; ++ci) {
+    for (int64_t i = 0; i < s.kernel_h; ++i) {
+      for (int64_t j = 0; j < s.kernel_w; ++j) {
+        T* dst = col + ((ci * s.kernel_h + i) * s.kernel_w + j) * cols;
+        for (int64_t b = 0; b < s.batch; ++b) {
+          for (int64_t oh = 0; oh < s.out_h; ++oh, dst += s.out_w) {
+            const int64_t h = oh * s.stride_h - s.pad_h + i;
+            if (h < 0 || h >= s.in_h) {
+              for (int64_t ow = 0; ow < s.out_w; ++ow) dst[ow] = T(0);
+              continue;
+            }
+            const T* src = x + ((b * s.in_channels + ci) * s.in_h + h) * s.in_w;
+            for (int64_t ow = 0; ow < s.out_w; ++ow) {
+              const int64_t v = ow * s.stride_w - s.pad_w + j;
+              dst[ow] = (v >= 0 && v < s.in_w) ? src[v] : T(0);
+            }
+          }
+        }
+      }
+    }
+  }
+  return Status::kOk;
+}
+
+template <class T>
+Status col2im_cpu_by_rows(T* x, const T* col, const ConvShape& s) {
+  const Status status = validate_im2col_args(col, x, s);
+  if (status != Status::kOk) return status;
+  const int64_t cols = conv_col_cols(s);
+  for (int64_t k = 0; k < conv_input_count(s); ++k) x[k] = T(0);
+  // Taps in increasing (i, j) order within each channel: each pixel receives its terms in the
+  // same order as col2im_element sums them, so the results are identical.
+  for (int64_t ci = 0; ci < s.in_channels; ++ci) {
+    for (int64_t i = 0; i < s.kernel_h; ++i) {
+      for (int64_t j = 0; j < s.kernel_w; ++j) {
+        const T* src = col + ((ci * s.kernel_h + i) * s.kernel_w + j) * cols;
+        for (int64_t b = 0; b < s.batch; ++b) {
+          for (int64_t oh = 0; oh < s.out_h; ++oh, src += s.out_w) {
+            const int64_t h = oh * s.stride_h - s.pad_h + i;
+            if (h < 0 || h >= s.in_h) continue;
+            T* dst = x + ((b * s.in_channels + ci) * s.in_h + h) * s.in_w;
+            for (int64_t ow = 0; ow < s.out_w; ++ow) {
+              const int64_t v = ow * s.stride_w - s.pad_w + j;
+              if (v >= 0 && v < s.in_w) dst[v] += src[ow];
+            }
+          }
+        }
+      }
+    }
+  }
+  return Status::kOk;
+}
+
 }  // namespace mrbm::kernels
