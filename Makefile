@@ -10,7 +10,7 @@ ifneq ($(NVCC),)
 export PATH := $(dir $(NVCC)):$(PATH)
 endif
 
-.PHONY: all deps configure build test test-cpu bench check-p40 gpu-check clean
+.PHONY: all deps configure build test demo bench check-p40 gpu-check clean
 
 all: build
 
@@ -27,6 +27,9 @@ build: configure
 
 test: build
 	@cd $(BUILD_DIR) && ctest --no-tests=error --output-on-failure -j $(JOBS)
+
+demo: build
+	@tools/demo.sh
 
 bench: build
 	@$(BUILD_DIR)/mrbm bench multinary

@@ -49,10 +49,9 @@ BatchIterator::BatchIterator(const Dataset& dataset, BatchIteratorOptions option
   batches_per_epoch_ = options_.drop_last
                            ? dataset_.count / options_.batch_size
                            : (dataset_.count + options_.batch_size - 1) / options_.batch_size;
-  MRBM_CHECK(batches_per_epoch_ > 0,
-             "data set '" << dataset_.name << "' has " << dataset_.count
-                          << " images, fewer than one batch of " << options_.batch_size
-                          << " with drop_last");
+  MRBM_CHECK(batches_per_epoch_ > 0, "data set '" << dataset_.name << "' has " << dataset_.count
+                                                  << " images, fewer than one batch of "
+                                                  << options_.batch_size << " with drop_last");
   consumer_epoch_ = options_.first_epoch;
   producer_epoch_ = options_.first_epoch;
   if (options_.prefetch > 0) worker_ = std::thread([this] { worker_loop(); });
@@ -77,8 +76,7 @@ BatchIterator::Item BatchIterator::produce() {
     return item;
   }
   if (producer_order_.empty()) {
-    producer_order_ =
-        epoch_order(dataset_.count, options_.seed, producer_epoch_, options_.shuffle);
+    producer_order_ = epoch_order(dataset_.count, options_.seed, producer_epoch_, options_.shuffle);
   }
   const int64_t begin = producer_batch_ * options_.batch_size;
   const int64_t end = std::min(begin + options_.batch_size, dataset_.count);

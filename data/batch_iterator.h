@@ -36,8 +36,8 @@ namespace mrbm::data {
 std::vector<int64_t> epoch_order(int64_t count, uint64_t seed, int64_t epoch, bool shuffle);
 
 struct Batch {
-  Tensor images;                // [B, C, H, W] float32 on the CPU, values 0..255
-  std::vector<int32_t> labels;  // B labels, or empty when the data set has none
+  Tensor images;                 // [B, C, H, W] float32 on the CPU, values 0..255
+  std::vector<int32_t> labels;   // B labels, or empty when the data set has none
   std::vector<int64_t> indices;  // the data set indices of the B images
   int64_t epoch = 0;
   int64_t index = 0;  // batch number within its epoch

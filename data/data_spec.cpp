@@ -40,11 +40,12 @@ DataSpec parse_data_spec(const std::string& text) {
   }
   if (spec.dir.empty()) {
     if (spec.kind != "fashion-mnist") {
-      MRBM_THROW(InvalidArgument, "data set '" << text << "' needs a folder: " << spec.kind
-                                               << ":DIR");
+      MRBM_THROW(InvalidArgument,
+                 "data set '" << text << "' needs a folder: " << spec.kind << ":DIR");
     }
     if (has_dir) {
-      MRBM_THROW(InvalidArgument, "data set '" << text << "': empty folder after ':' (write "
+      MRBM_THROW(InvalidArgument, "data set '" << text
+                                               << "': empty folder after ':' (write "
                                                   "fashion-mnist for the default folder)");
     }
     spec.dir = default_fashion_mnist_dir();
@@ -56,11 +57,11 @@ Dataset load_dataset(const DataSpec& spec, const LoadOptions& options) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::exists(spec.dir, ec)) {
-    MRBM_THROW(IoError, spec.dir << ": does not exist (the folder of data set " << spec.kind
-                                 << ")" << (spec.kind == "fashion-mnist"
-                                                ? "; install Debian's dataset-fashion-mnist or "
-                                                  "set MRBM_FASHION_MNIST_DIR"
-                                                : ""));
+    MRBM_THROW(IoError, spec.dir << ": does not exist (the folder of data set " << spec.kind << ")"
+                                 << (spec.kind == "fashion-mnist"
+                                         ? "; install Debian's dataset-fashion-mnist or "
+                                           "set MRBM_FASHION_MNIST_DIR"
+                                         : ""));
   }
   ImageFolderOptions image_options = options.images;
   image_options.limit = options.limit;
@@ -77,16 +78,16 @@ Dataset load_dataset(const DataSpec& spec, const LoadOptions& options) {
       d = read_image_folder(split_dir.string(), image_options);
     } else {
       if (options.split != Split::kTrain) {
-        MRBM_LOG_WARN(spec.dir << ": no " << split_name(options.split)
-                               << "/ subfolder; the " << split_name(options.split)
+        MRBM_LOG_WARN(spec.dir << ": no " << split_name(options.split) << "/ subfolder; the "
+                               << split_name(options.split)
                                << " split uses the same images as train");
       }
       d = read_image_folder(spec.dir, image_options);
     }
     d.name = std::string("images/") + split_name(options.split);
   } else {
-    MRBM_THROW(InvalidArgument, "unknown data set '" << spec.kind << "' (expected " << kSyntax
-                                                     << ")");
+    MRBM_THROW(InvalidArgument,
+               "unknown data set '" << spec.kind << "' (expected " << kSyntax << ")");
   }
   check_dataset(d);
   if (d.count == 0) MRBM_THROW(IoError, d.description << ": the data set holds no image");

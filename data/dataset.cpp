@@ -10,9 +10,12 @@ namespace mrbm::data {
 
 const char* split_name(Split split) {
   switch (split) {
-    case Split::kTrain: return "train";
-    case Split::kValid: return "valid";
-    case Split::kTest: return "test";
+    case Split::kTrain:
+      return "train";
+    case Split::kValid:
+      return "valid";
+    case Split::kTest:
+      return "test";
   }
   return "?";
 }
@@ -31,9 +34,9 @@ void check_dataset(const Dataset& d) {
   MRBM_CHECK(static_cast<int64_t>(d.pixels.size()) == d.count * d.image_numel(),
              "data set '" << d.name << "': " << d.pixels.size() << " pixel bytes for " << d.count
                           << " images of " << shape_to_string(d.image_shape()));
-  MRBM_CHECK(d.labels.empty() || static_cast<int64_t>(d.labels.size()) == d.count,
-             "data set '" << d.name << "': " << d.labels.size() << " labels for " << d.count
-                          << " images");
+  MRBM_CHECK(
+      d.labels.empty() || static_cast<int64_t>(d.labels.size()) == d.count,
+      "data set '" << d.name << "': " << d.labels.size() << " labels for " << d.count << " images");
 }
 
 void check_index(const Dataset& d, int64_t i) {

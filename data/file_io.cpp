@@ -93,8 +93,9 @@ std::vector<uint8_t> read_file_bytes(const std::string& path) {
 #if defined(MRBM_HAVE_ZLIB)
   return read_gzip(path);
 #else
-  MRBM_THROW(IoError, path << ": gzip-compressed, but this build has no zlib; decompress it (gunzip "
-                           << path << ") or rebuild with zlib");
+  MRBM_THROW(IoError,
+             path << ": gzip-compressed, but this build has no zlib; decompress it (gunzip " << path
+                  << ") or rebuild with zlib");
 #endif
 }
 

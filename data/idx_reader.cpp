@@ -68,8 +68,8 @@ IdxHeader parse_header(const std::string& path, const std::vector<uint8_t>& byte
   }
   if (data > expected_data) {
     MRBM_THROW(IoError, path << ": " << (data - expected_data) << " trailing bytes after the "
-                             << expected_data << " data bytes of sizes "
-                             << shape_to_string(h.sizes) << " (wrong or damaged IDX file)");
+                             << expected_data << " data bytes of sizes " << shape_to_string(h.sizes)
+                             << " (wrong or damaged IDX file)");
   }
   return h;
 }

@@ -29,7 +29,7 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kImageExtensions[] = {"jpg", "jpeg", "png", "bmp", "gif", "tga",
-                                            "psd", "pic", "pnm", "ppm", "pgm"};
+                                            "psd", "pic",  "pnm", "ppm", "pgm"};
 
 // Decodes one file into out[channels * size * size] (planar).
 void decode_image(uint8_t* out, const std::string& path, const ImageFolderOptions& options) {
@@ -65,8 +65,8 @@ void decode_all(std::vector<uint8_t>& pixels, const std::vector<std::string>& pa
                 const ImageFolderOptions& options) {
   const int64_t n = static_cast<int64_t>(paths.size());
   const int64_t image_bytes = options.channels * options.size * options.size;
-  int threads = options.threads > 0 ? options.threads
-                                    : static_cast<int>(std::thread::hardware_concurrency());
+  int threads =
+      options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
   threads = static_cast<int>(std::clamp<int64_t>(threads, 1, std::max<int64_t>(n, 1)));
 
   std::atomic<int64_t> next{0};
@@ -227,8 +227,8 @@ Dataset read_image_files(const std::vector<std::string>& paths, const ImageFolde
 
 Dataset read_image_folder(const std::string& dir, const ImageFolderOptions& options) {
   check_options(options);
-  Dataset d = read_image_files(apply_limit(list_image_files(dir), options.limit), options,
-                               "images");
+  Dataset d =
+      read_image_files(apply_limit(list_image_files(dir), options.limit), options, "images");
   d.description = dir + " (" + std::to_string(d.count) + " images, center crop, resized to " +
                   std::to_string(options.size) + "x" + std::to_string(options.size) + ")";
   return d;
@@ -250,8 +250,9 @@ Dataset read_celeba(const std::string& dir, Split split, const ImageFolderOption
     root = root.parent_path();
   }
   std::string partition;
-  for (const fs::path& p : {root / "list_eval_partition.txt", root / "Eval" / "list_eval_partition.txt",
-                            images / "list_eval_partition.txt"}) {
+  for (const fs::path& p :
+       {root / "list_eval_partition.txt", root / "Eval" / "list_eval_partition.txt",
+        images / "list_eval_partition.txt"}) {
     if (fs::is_regular_file(p, ec)) {
       partition = p.string();
       break;
@@ -276,8 +277,9 @@ Dataset read_celeba(const std::string& dir, Split split, const ImageFolderOption
                                 << images.string());
     paths = apply_limit(list_image_files(images.string()), options.limit);
   } else {
-    MRBM_THROW(IoError, root.string() << ": no list_eval_partition.txt (in it or in Eval/); CelebA's "
-                                      << split_name(split) << " split needs it");
+    MRBM_THROW(IoError, root.string()
+                            << ": no list_eval_partition.txt (in it or in Eval/); CelebA's "
+                            << split_name(split) << " split needs it");
   }
   Dataset d = read_image_files(paths, options, std::string("celeba/") + split_name(split));
   d.description = images.string() + " (" + std::to_string(d.count) + " images" +

@@ -4,9 +4,9 @@
 // Each image is decoded by stb_image to `channels` (stb expands grey to RGB by replication, drops
 // the alpha of RGBA, and turns RGB into grey with its luma weights when 1 channel is asked for),
 // center-cropped to a square, and resized to size x size (data/image_resize.h: area filter when
-// shrinking, bilinear when enlarging), then stored planar in a Dataset of N x channels x size x size
-// without labels. Files are taken in sorted (byte-wise) name order, so a data set, and therefore a
-// seeded run, is the same on every machine.
+// shrinking, bilinear when enlarging), then stored planar in a Dataset of N x channels x size x
+// size without labels. Files are taken in sorted (byte-wise) name order, so a data set, and
+// therefore a seeded run, is the same on every machine.
 //
 // Selection: files with an image extension (jpg, jpeg, png, bmp, gif, tga, psd, pic, pnm, ppm,
 // pgm; any case) are read, other files are ignored by their extension (logged at info level with a
@@ -33,10 +33,10 @@
 namespace mrbm::data {
 
 struct ImageFolderOptions {
-  int64_t size = 64;      // output height and width
-  int64_t channels = 3;   // 1 (grey) or 3 (RGB)
-  int64_t limit = -1;     // read only the first `limit` files of the split (after sorting); <0: all
-  int threads = 0;        // decoding threads; 0: std::thread::hardware_concurrency()
+  int64_t size = 64;     // output height and width
+  int64_t channels = 3;  // 1 (grey) or 3 (RGB)
+  int64_t limit = -1;    // read only the first `limit` files of the split (after sorting); <0: all
+  int threads = 0;       // decoding threads; 0: std::thread::hardware_concurrency()
   std::function<void(int64_t done, int64_t total)> progress;  // optional
 };
 

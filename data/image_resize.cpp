@@ -74,12 +74,12 @@ Image center_crop_square(const Image& image) {
 Image resize_image(const Image& image, int64_t out_width, int64_t out_height) {
   MRBM_CHECK(out_width >= 1 && out_height >= 1,
              "resize to " << out_width << " x " << out_height << ": sizes must be >= 1");
-  MRBM_CHECK(image.width >= 1 && image.height >= 1 && image.channels >= 1 &&
-                 static_cast<int64_t>(image.pixels.size()) ==
-                     image.width * image.height * image.channels,
-             "resize of an invalid image " << image.width << " x " << image.height << " x "
-                                           << image.channels << " with " << image.pixels.size()
-                                           << " bytes");
+  MRBM_CHECK(
+      image.width >= 1 && image.height >= 1 && image.channels >= 1 &&
+          static_cast<int64_t>(image.pixels.size()) == image.width * image.height * image.channels,
+      "resize of an invalid image " << image.width << " x " << image.height << " x "
+                                    << image.channels << " with " << image.pixels.size()
+                                    << " bytes");
   const int64_t c = image.channels;
   const std::vector<Tap> htaps = make_taps(image.width, out_width);
   const std::vector<Tap> vtaps = make_taps(image.height, out_height);
@@ -109,7 +109,8 @@ Image resize_image(const Image& image, int64_t out_width, int64_t out_height) {
     for (int64_t j = 0; j < row; ++j) {
       double acc = 0.0;
       for (size_t k = 0; k < t.weights.size(); ++k) {
-        acc += t.weights[k] * mid[static_cast<size_t>((t.first + static_cast<int64_t>(k)) * row + j)];
+        acc +=
+            t.weights[k] * mid[static_cast<size_t>((t.first + static_cast<int64_t>(k)) * row + j)];
       }
       out.pixels[static_cast<size_t>(y * row + j)] = to_byte(acc);
     }

@@ -26,8 +26,8 @@ void check_batch(const ImageBatchU8& b) {
   MRBM_CHECK(b.count >= 1 && b.height >= 1 && b.width >= 1,
              "image grid of " << b.count << " images of " << b.height << " x " << b.width);
   MRBM_CHECK(static_cast<int64_t>(b.pixels.size()) == b.count * b.channels * b.height * b.width,
-             "image batch of " << b.pixels.size() << " bytes for [" << b.count << ", "
-                               << b.channels << ", " << b.height << ", " << b.width << "]");
+             "image batch of " << b.pixels.size() << " bytes for [" << b.count << ", " << b.channels
+                               << ", " << b.height << ", " << b.width << "]");
 }
 
 }  // namespace
@@ -54,7 +54,9 @@ ImageBatchU8 to_uint8_images(const Tensor& images, float low, float high) {
   for (size_t i = 0; i < values.size(); ++i) {
     const double v = values[i];
     out.pixels[i] =
-        std::isnan(v) ? 0 : static_cast<uint8_t>(std::floor(std::clamp((v - low) * scale, 0.0, 255.0) + 0.5));
+        std::isnan(v)
+            ? 0
+            : static_cast<uint8_t>(std::floor(std::clamp((v - low) * scale, 0.0, 255.0) + 0.5));
   }
   return out;
 }
@@ -83,8 +85,7 @@ Image make_grid(const std::vector<ImageBatchU8>& groups, const GridOptions& opti
                    g.width == groups[0].width,
                "image grid groups differ: [" << g.channels << ", " << g.height << ", " << g.width
                                              << "] vs [" << groups[0].channels << ", "
-                                             << groups[0].height << ", " << groups[0].width
-                                             << "]");
+                                             << groups[0].height << ", " << groups[0].width << "]");
     largest = std::max(largest, g.count);
   }
   const int64_t c = groups[0].channels;
@@ -125,13 +126,13 @@ Image make_grid(const std::vector<ImageBatchU8>& groups, const GridOptions& opti
 }
 
 void write_png(const std::string& path, const Image& image) {
-  MRBM_CHECK(image.channels >= 1 && image.channels <= 4 && image.width >= 1 &&
-                 image.height >= 1 && image.width <= std::numeric_limits<int>::max() / 4 &&
-                 image.height <= std::numeric_limits<int>::max() &&
-                 static_cast<int64_t>(image.pixels.size()) ==
-                     image.width * image.height * image.channels,
-             path << ": cannot write an image of " << image.width << " x " << image.height
-                  << " x " << image.channels << " with " << image.pixels.size() << " bytes");
+  MRBM_CHECK(
+      image.channels >= 1 && image.channels <= 4 && image.width >= 1 && image.height >= 1 &&
+          image.width <= std::numeric_limits<int>::max() / 4 &&
+          image.height <= std::numeric_limits<int>::max() &&
+          static_cast<int64_t>(image.pixels.size()) == image.width * image.height * image.channels,
+      path << ": cannot write an image of " << image.width << " x " << image.height << " x "
+           << image.channels << " with " << image.pixels.size() << " bytes");
   std::vector<uint8_t> png;
   const int w = static_cast<int>(image.width);
   const int comp = static_cast<int>(image.channels);

@@ -56,8 +56,7 @@ void write_png(const std::string& path, const Image& image);
 // One group: uint8 images, or a float tensor [N, C, H, W] mapped with options.low/high.
 void write_png_grid(const std::string& path, const ImageBatchU8& images,
                     const GridOptions& options = {});
-void write_png_grid(const std::string& path, const Tensor& images,
-                    const GridOptions& options = {});
+void write_png_grid(const std::string& path, const Tensor& images, const GridOptions& options = {});
 
 // Several groups, each starting a new row block (e.g. {originals, reconstructions}).
 void write_png_grid_groups(const std::string& path, const std::vector<ImageBatchU8>& groups,

@@ -1,7 +1,8 @@
 // `mrbm train`: trains a DBN on a data set (docs/cli.md).
 //
 // The output folder holds one run: run.json (what was asked: model spec, data, seed, batch, lr,
-// limit), metrics.jsonl (one JSON object per logged step and per epoch), samples.png and
+// limit), metrics.jsonl (one JSON object per logged step and per epoch), samples.png (Gibbs chains
+// from noise), samples-from-data.png (chains started from evaluation images) and
 // reconstructions.png (rewritten after each epoch) and checkpoint.safetensors (atomic, after each
 // epoch and on Ctrl-C). --resume continues the run in the folder exactly where its checkpoint
 // stopped (mid-epoch included): the batch order, the sampling streams and the optimizer state are
@@ -274,8 +275,14 @@ void run_train(TrainArgs a) {
         eval_input, dbn.reconstruct(eval_input, dbn.num_layers()),
         255.0 / spec.input_unit.max_value(), cuda.get());
     const double gap = mean_of(dbn.free_energy(shuffled_input)) - mean_of(dbn.free_energy(eval_input));
+    // Samples two ways: chains from uniform noise (the model's own fantasies), and chains started
+    // from the evaluation images (the up pass of real data, then the same Gibbs steps).
     const Tensor samples = dbn.generate(a.sample_count, a.gibbs_steps, a.seed + 7919, nullptr);
     data::write_png_grid((out / "samples.png").string(), dbn.to_pixels(samples));
+    const int64_t from_count = std::min<int64_t>(a.sample_count, eval_input.size(0));
+    const Tensor start = eval_input.rows(0, from_count);
+    const Tensor from_data = dbn.generate(from_count, a.gibbs_steps, a.seed + 7919, &start);
+    data::write_png_grid((out / "samples-from-data.png").string(), dbn.to_pixels(from_data));
     const int64_t shown = std::min<int64_t>(32, eval.size(0));
     const Tensor recon = dbn.to_pixels(dbn.reconstruct(eval_input.rows(0, shown), dbn.num_layers()));
     data::write_png_grid_pair((out / "reconstructions.png").string(), eval.rows(0, shown), recon);
