@@ -35,3 +35,16 @@ foreach(_dep CLI11 JSON CATCH2)
                         "(Debian) or pass -DMRBM_EXTRA_INCLUDE_DIRS=<folder with the headers>")
   endif()
 endforeach()
+
+# liblinear (Debian liblinear-dev): the linear SVM of `mrbm classify` (tools/mrbm/linear_svm.h).
+# Optional: without it the build works and `classify` says it needs liblinear.
+set(MRBM_HAVE_LIBLINEAR OFF)
+find_path(MRBM_LIBLINEAR_INCLUDE_DIR linear.h PATH_SUFFIXES liblinear)
+find_library(MRBM_LIBLINEAR_LIBRARY NAMES linear)
+if(MRBM_LIBLINEAR_INCLUDE_DIR AND MRBM_LIBLINEAR_LIBRARY)
+  set(MRBM_HAVE_LIBLINEAR ON)
+  add_library(mrbm_liblinear INTERFACE)
+  target_include_directories(mrbm_liblinear INTERFACE ${MRBM_LIBLINEAR_INCLUDE_DIR})
+  target_link_libraries(mrbm_liblinear INTERFACE ${MRBM_LIBLINEAR_LIBRARY})
+  target_compile_definitions(mrbm_liblinear INTERFACE MRBM_HAVE_LIBLINEAR=1)
+endif()

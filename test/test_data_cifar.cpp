@@ -36,19 +36,23 @@ struct TempDir {
 
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   REQUIRE(out.good());
 }
 
 // Pixel k of record r of a file numbered f: distinct across records and files.
-uint8_t pixel(int f, int64_t r, int64_t k) { return static_cast<uint8_t>((f * 101 + r * 7 + k) % 251); }
+uint8_t pixel(int f, int64_t r, int64_t k) {
+  return static_cast<uint8_t>((f * 101 + r * 7 + k) % 251);
+}
 
 // `labels.size()` records of file number f.
 std::vector<uint8_t> cifar_file(int f, const std::vector<uint8_t>& labels) {
   std::vector<uint8_t> out;
   for (size_t r = 0; r < labels.size(); ++r) {
     out.push_back(labels[r]);
-    for (int64_t k = 0; k < mrbm::data::kCifarImageBytes; ++k) out.push_back(pixel(f, static_cast<int64_t>(r), k));
+    for (int64_t k = 0; k < mrbm::data::kCifarImageBytes; ++k)
+      out.push_back(pixel(f, static_cast<int64_t>(r), k));
   }
   return out;
 }
@@ -144,8 +148,8 @@ TEST_CASE("malformed CIFAR-10 files give an IoError naming the file", "[data]") 
     CHECK_THAT(error_of(good), Contains("record 1 has label 10"));
   }
   SECTION("missing file") {
-    const std::string msg = message_of<mrbm::IoError>(
-        [&] { mrbm::data::read_cifar10_files({dir.file("nope.bin")}); });
+    const std::string msg =
+        message_of<mrbm::IoError>([&] { mrbm::data::read_cifar10_files({dir.file("nope.bin")}); });
     CHECK_THAT(msg, Contains(dir.file("nope.bin")));
   }
   SECTION("not a folder") {

@@ -44,7 +44,8 @@ struct TempDir {
 
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   REQUIRE(out.good());
 }
 
@@ -68,7 +69,8 @@ void put_be32(std::vector<uint8_t>& out, uint32_t v) {
 }
 
 // An IDX file: magic (type 0x08, sizes.size() dimensions), sizes, then `data`.
-std::vector<uint8_t> idx_file(const std::vector<uint32_t>& sizes, const std::vector<uint8_t>& data) {
+std::vector<uint8_t> idx_file(const std::vector<uint32_t>& sizes,
+                              const std::vector<uint8_t>& data) {
   std::vector<uint8_t> out = {0, 0, 0x08, static_cast<uint8_t>(sizes.size())};
   for (uint32_t s : sizes) put_be32(out, s);
   out.insert(out.end(), data.begin(), data.end());
@@ -78,7 +80,8 @@ std::vector<uint8_t> idx_file(const std::vector<uint32_t>& sizes, const std::vec
 // N images of rows x cols with distinct bytes, and N labels.
 std::vector<uint8_t> pattern(int64_t n) {
   std::vector<uint8_t> v(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = static_cast<uint8_t>((i * 37 + 11) % 256);
+  for (int64_t i = 0; i < n; ++i)
+    v[static_cast<size_t>(i)] = static_cast<uint8_t>((i * 37 + 11) % 256);
   return v;
 }
 
@@ -173,8 +176,8 @@ TEST_CASE("read_mnist_like picks the split's files, plain or .gz, either spellin
   write_bytes(dir.file("t10k-images-idx3-ubyte"), idx_file({2, 2, 3}, t10k));
   write_bytes(dir.file("t10k-labels-idx1-ubyte"), idx_file({2}, {9, 8}));
 #endif
-  const auto train = mrbm::data::read_mnist_like(dir.path.string(), mrbm::data::Split::kTrain,
-                                                 "fashion-mnist");
+  const auto train =
+      mrbm::data::read_mnist_like(dir.path.string(), mrbm::data::Split::kTrain, "fashion-mnist");
   CHECK(train.name == "fashion-mnist/train");
   CHECK(train.pixels == train_pixels);
   CHECK(train.labels == std::vector<int32_t>{0, 1, 2, 3, 4});
@@ -199,8 +202,7 @@ TEST_CASE("malformed IDX files give an IoError naming the file and the problem",
   const std::string path = dir.file("bad-idx");
   auto images_error = [&](const std::vector<uint8_t>& bytes) {
     write_bytes(path, bytes);
-    const std::string msg =
-        message_of<mrbm::IoError>([&] { mrbm::data::read_idx_images(path); });
+    const std::string msg = message_of<mrbm::IoError>([&] { mrbm::data::read_idx_images(path); });
     CHECK_THAT(msg, Contains(path));
     return msg;
   };

@@ -53,7 +53,8 @@ Image uniform(int64_t w, int64_t h, std::vector<uint8_t> value) {
   img.width = w;
   img.height = h;
   img.channels = static_cast<int64_t>(value.size());
-  for (int64_t p = 0; p < w * h; ++p) img.pixels.insert(img.pixels.end(), value.begin(), value.end());
+  for (int64_t p = 0; p < w * h; ++p)
+    img.pixels.insert(img.pixels.end(), value.begin(), value.end());
   return img;
 }
 
@@ -98,20 +99,23 @@ mrbm::data::ImageFolderOptions options_of(int64_t size, int64_t channels, int th
 
 TEST_CASE("center_crop_square keeps the centred square", "[data]") {
   // 6 wide, 4 high: columns 1..4 are kept.
-  const Image wide = grey({{0, 1, 2, 3, 4, 5}, {10, 11, 12, 13, 14, 15},
-                           {20, 21, 22, 23, 24, 25}, {30, 31, 32, 33, 34, 35}});
+  const Image wide = grey({{0, 1, 2, 3, 4, 5},
+                           {10, 11, 12, 13, 14, 15},
+                           {20, 21, 22, 23, 24, 25},
+                           {30, 31, 32, 33, 34, 35}});
   const Image c = mrbm::data::center_crop_square(wide);
   CHECK(c.width == 4);
   CHECK(c.height == 4);
-  CHECK(c.pixels == std::vector<uint8_t>{1, 2, 3, 4, 11, 12, 13, 14, 21, 22, 23, 24, 31, 32, 33, 34});
+  CHECK(c.pixels ==
+        std::vector<uint8_t>{1, 2, 3, 4, 11, 12, 13, 14, 21, 22, 23, 24, 31, 32, 33, 34});
   // 2 wide, 5 high (odd excess 3): rows 1..2 are kept (offset rounded down).
   const Image tall = grey({{0, 1}, {10, 11}, {20, 21}, {30, 31}, {40, 41}});
   CHECK(mrbm::data::center_crop_square(tall).pixels == std::vector<uint8_t>{10, 11, 20, 21});
 }
 
 TEST_CASE("downscaling averages each output pixel's footprint exactly", "[data]") {
-  const Image img = grey({{0, 10, 100, 120}, {20, 30, 140, 160}, {1, 3, 200, 200},
-                          {5, 7, 250, 254}});
+  const Image img =
+      grey({{0, 10, 100, 120}, {20, 30, 140, 160}, {1, 3, 200, 200}, {5, 7, 250, 254}});
   // 2x2 block means: (0+10+20+30)/4 = 15, (100+120+140+160)/4 = 130, (1+3+5+7)/4 = 4, 226.
   const Image half = mrbm::data::resize_image(img, 2, 2);
   CHECK(half.pixels == std::vector<uint8_t>{15, 130, 4, 226});
@@ -205,7 +209,8 @@ TEST_CASE("a decoded image is cropped and resized like the reference functions",
   img.height = 8;
   img.channels = 1;
   for (int64_t y = 0; y < 8; ++y) {
-    for (int64_t x = 0; x < 12; ++x) img.pixels.push_back(static_cast<uint8_t>(x < 2 || x > 9 ? 255 : (x / 2) * 40 + (y / 2) * 8));
+    for (int64_t x = 0; x < 12; ++x)
+      img.pixels.push_back(static_cast<uint8_t>(x < 2 || x > 9 ? 255 : (x / 2) * 40 + (y / 2) * 8));
   }
   write_png_file(dir.file("p.png"), img);
   const auto d = mrbm::data::read_image_folder(dir.path.string(), options_of(4, 1));
@@ -221,7 +226,8 @@ TEST_CASE("parallel decoding gives the same data on any thread count and reports
           "[data]") {
   TempDir dir;
   for (int i = 0; i < 23; ++i) {
-    Image img = uniform(10 + i, 12, {static_cast<uint8_t>(i * 11), static_cast<uint8_t>(255 - i), 3});
+    Image img =
+        uniform(10 + i, 12, {static_cast<uint8_t>(i * 11), static_cast<uint8_t>(255 - i), 3});
     img.pixels[static_cast<size_t>(i)] = 0;  // make each image's crop differ a little
     write_png_file(dir.file("img" + std::to_string(100 + i) + ".png"), img);
   }
@@ -258,8 +264,8 @@ TEST_CASE("bad image folders give an IoError naming the file or folder", "[data]
     CHECK_THROWS_AS(mrbm::data::list_image_files(dir.path.string()), mrbm::IoError);
   }
   SECTION("not a folder") {
-    const std::string msg = message_of<mrbm::IoError>(
-        [&] { mrbm::data::list_image_files(dir.file("absent")); });
+    const std::string msg =
+        message_of<mrbm::IoError>([&] { mrbm::data::list_image_files(dir.file("absent")); });
     CHECK_THAT(msg, Contains(dir.file("absent")));
   }
   SECTION("bad options") {

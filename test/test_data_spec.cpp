@@ -40,7 +40,8 @@ struct TempDir {
 
 void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   REQUIRE(out.good());
 }
 
@@ -139,9 +140,8 @@ TEST_CASE("load_dataset reads the named folder, its split, and applies the limit
   CHECK(mrbm::data::load_dataset(spec, opts).count == 2);
 
   const std::string missing = dir.file("nowhere");
-  const std::string msg = message_of<mrbm::IoError>([&] {
-    mrbm::data::load_dataset(mrbm::data::parse_data_spec("cifar10:" + missing), opts);
-  });
+  const std::string msg = message_of<mrbm::IoError>(
+      [&] { mrbm::data::load_dataset(mrbm::data::parse_data_spec("cifar10:" + missing), opts); });
   CHECK_THAT(msg, Contains(missing));
   CHECK_THAT(msg, Contains("does not exist"));
 }

@@ -12,8 +12,11 @@ user would write it, on the same sizes and thread count, so the two can be compa
 
 Output sets: "mean" (mean only) and "mean+var+phi" (the fused pass; row sums in float64).
 Inputs: uniform over the unit's interesting range, as in the C++ bench. The copy tensor is built
-for --chunk elements of x at a time (0: all n at once); the default keeps it at 64 K elements
-(64 MiB per [n, 255] float32 temporary), which was the faster of the two on the CPU here.
+for --chunk elements of x at a time (0: all n at once). The defaults are the fastest settings
+measured on the 2-core EPYC of docs/benchmarks.md, so that the comparison flatters PyTorch, not
+mrbm: 4096 elements per chunk (a 4 MiB [4096, 255] temporary that stays in cache; 64 K elements
+were 3.4x slower) and float32 denormals flushed to zero (the far copy tails underflow into
+denormals, which are slow on x86: 1.2-1.5x; --keep-denormals turns the flush off).
 Each case is validated before timing against the same formulas in float64 on the first rows
 (max |got - ref| / max(|ref|, 1e-30)); the script reports it (PyTorch's float32 is not required to
 meet mrbm's 1e-5 threshold, so it does not fail on it).
@@ -159,14 +162,15 @@ def main():
     ap.add_argument("--cols", type=int, default=0, help="default: cpu 16384, cuda 65536")
     ap.add_argument("--reps", type=int, default=0, help="default: cpu 7, cuda 25")
     ap.add_argument("--warmup", type=int, default=1)
-    ap.add_argument("--chunk", type=int, default=1 << 16,
-                    help="x elements per materialized [chunk, N] copy tensor (0: all at once)")
+    ap.add_argument("--chunk", type=int, default=-1,
+                    help="x elements per materialized [chunk, N] copy tensor (0: all at once; "
+                         "default: cpu 4096, cuda 1048576, i.e. 1 GiB temporaries)")
     ap.add_argument("--validate-rows", type=int, default=2, help="rows checked against float64")
     ap.add_argument("--units", default="", help="comma-separated subset of unit names")
     ap.add_argument("--seed", type=int, default=20240611)
-    ap.add_argument("--flush-denormal", action="store_true",
-                    help="torch.set_flush_denormal(True): the copy tails underflow into float32 "
-                         "denormals, which are slow on x86 unless flushed")
+    ap.add_argument("--keep-denormals", action="store_true",
+                    help="do not call torch.set_flush_denormal(True) (the copy tails underflow "
+                         "into float32 denormals, which are slow on x86 unless flushed)")
     ap.add_argument("--json", default="", help="write the results as JSON to this file")
     args = ap.parse_args()
 
@@ -176,9 +180,12 @@ def main():
     rows = args.rows or (128 if device == "cuda" else 64)
     cols = args.cols or (65536 if device == "cuda" else 16384)
     reps = args.reps or (25 if device == "cuda" else 7)
+    if args.chunk < 0:
+        args.chunk = (1 << 20) if device == "cuda" else 4096
     torch.set_num_threads(args.threads)
-    if args.flush_denormal and not torch.set_flush_denormal(True):
-        raise SystemExit("bench_multinary_torch: --flush-denormal is not supported on this CPU")
+    flush_denormal = False
+    if not args.keep_denormals and device == "cpu":
+        flush_denormal = torch.set_flush_denormal(True)  # False where the CPU cannot
     gen = torch.Generator().manual_seed(args.seed)
 
     dev_line = cpu_model()
@@ -187,7 +194,7 @@ def main():
     print(f"bench_multinary_torch  {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}")
     print(f"torch {torch.__version__}, device {device} ({dev_line}), "
           f"threads {torch.get_num_threads()}, {rows} x {cols}, median of {reps}, chunk {args.chunk}, "
-          f"flush denormals {args.flush_denormal}")
+          f"flush denormals {flush_denormal}")
 
     wanted = [u.strip() for u in args.units.split(",") if u.strip()]
     results = []
@@ -212,7 +219,8 @@ def main():
             n = rows * cols
             res = dict(device=device, unit=unit["name"], kind=unit["kind"], outputs=outputs,
                        rows=rows, cols=cols, elements=n, threads=torch.get_num_threads(),
-                       chunk=args.chunk, flush_denormal=args.flush_denormal, reps=reps, median_ms=med, min_ms=lo, max_ms=hi,
+                       chunk=args.chunk, flush_denormal=flush_denormal, reps=reps,
+                       median_ms=med, min_ms=lo, max_ms=hi,
                        elements_per_s=n / (med * 1e-3), ns_per_element=med * 1e6 / n,
                        max_rel_err=err)
             if cpu_med > 0.0:

@@ -10,6 +10,9 @@ namespace mrbm::tools {
 
 void register_info_command(CLI::App& app);
 void register_bench_command(CLI::App& app);
+void register_features_command(CLI::App& app);
+void register_classify_command(CLI::App& app);
+void register_free_energy_command(CLI::App& app);
 void register_train_command(CLI::App& app);
 void register_sample_command(CLI::App& app);
 void register_reconstruct_command(CLI::App& app);

@@ -1,6 +1,7 @@
 // What `mrbm features`, `mrbm classify` and `mrbm free-energy` share: the hidden means of one DBN
-// layer for a whole data set computed batch by batch, raw pixels as features, a progress line
-// with ETA, an early check of output paths, and the .npy writer.
+// layer for a whole data set computed batch by batch (progress: tools/mrbm/progress.h), raw
+// pixels as features, the --data/--device syntax checks, an early check of output paths, and the
+// .npy writer.
 //
 // Features: row i is image i of the data set, the hidden means of layer L flattened in the
 // layer's C-order ([C, H, W] of a conv layer -> C*H*W values, channel-major; [units] of a dense
@@ -12,11 +13,10 @@
 //   {'descr': '<f4', 'fortran_order': False, 'shape': (count, dim), } padded with spaces and a
 //   final '\n' so that the data starts at a multiple of 64 bytes (what NumPy writes), then the
 //   values in C order, little-endian. np.load reads it; so does any reader that skips the header.
-// NpyFileWriter streams the rows into "<path>.tmp-<pid>" and renames it over `path` only when
+// NpyFileWriter streams the rows into "<path>.tmp-<pid>-<n>" and renames it over `path` only when
 // every promised byte was written (commit()), so a failure or a crash never leaves a partial file.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
@@ -24,8 +24,10 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "data/data_spec.h"
 #include "data/dataset.h"
 #include "layers/dbn.h"
+#include "tools/mrbm/progress.h"
 
 namespace mrbm::tools {
 
@@ -33,26 +35,30 @@ namespace mrbm::tools {
 // layer count when the model has no such layer.
 size_t resolve_feature_layer(const layers::Dbn& dbn, int64_t requested);
 
+// CLI11 checks (return "" when valid, else the problem) of the --data and --device syntax, so a
+// malformed value is a usage error (exit 2) reported before anything is loaded. Whether the data
+// exists or the device is usable is checked later (exit 1).
+std::string check_data_spec_syntax(const std::string& text);
+std::string check_device_syntax(const std::string& text);
+
+// resolve_device (tools/mrbm/model_loading.h) without its log line for "auto" falling back to the
+// CPU: that line goes to `*note` instead, for the caller to log once the inputs have been read,
+// so that a bad input is reported as a single error line.
+Device resolve_device_quietly(const std::string& text, std::string* note);
+
+// The split `split` of `spec`, its first `limit` images (< 0: all); folders of photographs are
+// cropped and resized to the model's input (`model` may be null: 28 x 28 grey is not assumed,
+// the reader's defaults apply).
+data::Dataset load_split(const data::DataSpec& spec, data::Split split, int64_t limit,
+                         const layers::ModelSpec* model);
+
+// InvalidArgument naming the data argument and both shapes unless the images fit the model.
+void check_data_fits_model(const data::Dataset& dataset, const std::string& data_text,
+                           const layers::ModelSpec& model);
+
 // Fails early, before minutes of work, when `path` cannot be an output file: an IoError naming
 // `option` and the path when its folder does not exist or the path is a folder.
 void check_output_path(const std::string& path, const std::string& option);
-
-// A progress line on stderr for long runs: nothing during the first 2 s; then on a terminal one
-// line rewritten in place (at most 4 times a second), elsewhere one log line every 10 s:
-// "features: 12800/60000 images (21%), 3 s elapsed, ETA 11 s".
-class ProgressMeter {
- public:
-  ProgressMeter(std::string what, int64_t total);
-  ~ProgressMeter();  // ends a rewritten line
-  void update(int64_t done);
-
- private:
-  std::string what_;
-  int64_t total_;
-  bool tty_;
-  bool printed_ = false;
-  std::chrono::steady_clock::time_point start_, last_;
-};
 
 // Rows [begin, begin + count) of the features, each `dim` floats, row-major, on the host.
 using FeatureSink = std::function<void(int64_t begin, int64_t count, int64_t dim,
@@ -61,7 +67,7 @@ using FeatureSink = std::function<void(int64_t begin, int64_t count, int64_t dim
 // Runs every image of `dataset` (in order, `batch` at a time) up to layer `layer` and hands each
 // batch's hidden means to `sink`. `progress` may be null.
 void compute_features(const layers::Dbn& dbn, const data::Dataset& dataset, size_t layer,
-                      int64_t batch, const FeatureSink& sink, ProgressMeter* progress);
+                      int64_t batch, const FeatureSink& sink, Progress* progress);
 
 struct FeatureMatrix {
   int64_t count = 0;
@@ -72,7 +78,7 @@ struct FeatureMatrix {
 
 // compute_features collected into memory.
 FeatureMatrix model_features(const layers::Dbn& dbn, const data::Dataset& dataset, size_t layer,
-                             int64_t batch, ProgressMeter* progress);
+                             int64_t batch, Progress* progress);
 // The raw pixels (0..255) as features, [count, C*H*W] in the data set's planar order.
 FeatureMatrix pixel_features(const data::Dataset& dataset);
 

@@ -13,6 +13,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "mrbm " MRBM_VERSION);
   mrbm::tools::register_info_command(app);
   mrbm::tools::register_bench_command(app);
+  mrbm::tools::register_features_command(app);
+  mrbm::tools::register_classify_command(app);
+  mrbm::tools::register_free_energy_command(app);
   mrbm::tools::register_train_command(app);
   mrbm::tools::register_sample_command(app);
   mrbm::tools::register_reconstruct_command(app);
