@@ -229,14 +229,16 @@ host_cxx=$(command -v g++-11)
 
 # ---------------------------------------------------------------------------------------------
 # 3. Configure and build this repository.
-# A build folder configured by another nvcc or host compiler cannot be reused (CMake refuses to
-# change the compiler of an existing cache): start it over.
+# A build folder configured by another nvcc or host compiler, or for another checkout (CI clones
+# the repository into a new folder each time), cannot be reused (CMake refuses to change the
+# compiler or the source folder of an existing cache): start it over.
 cache_has() {  # variable value: the build folder's CMakeCache.txt holds VARIABLE:<any type>=VALUE
   grep -qxF "$2" <(sed -n "s/^$1:[A-Z]*=//p" "$build/CMakeCache.txt")
 }
 if [[ -f $build/CMakeCache.txt ]] && ! { cache_has CMAKE_CUDA_COMPILER "$nvcc" &&
-                                         cache_has CMAKE_CUDA_HOST_COMPILER "$host_cxx"; }; then
-  say "starting $build over (configured with another CUDA or host compiler)"
+                                         cache_has CMAKE_CUDA_HOST_COMPILER "$host_cxx" &&
+                                         cache_has CMAKE_HOME_DIRECTORY "$repo"; }; then
+  say "starting $build over (configured for another checkout or with another compiler)"
   rm -rf "$build"
 fi
 mkdir -p "$build"
