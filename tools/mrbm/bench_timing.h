@@ -38,6 +38,8 @@ namespace mrbm::tools {
 
 // The subcommands of `mrbm bench`, one per bench_<name>.cpp; bench_command.cpp calls them.
 void register_bench_multinary(CLI::App& bench);
+void register_bench_conv(CLI::App& bench);
+void register_bench_train_step(CLI::App& bench);
 
 namespace bench {
 
