@@ -6,7 +6,8 @@
 #       On the build machine. Copies what the GPU machine lacks into .device-deps/ (git-ignored):
 #         include/   catch2/, CLI/, nlohmann/, stb/stb_image.h, stb/stb_image_write.h (/usr/include)
 #         cmake/     Catch.cmake, CatchAddTests.cmake (Debian's catch2 package)
-#         data/fashion-mnist/*.gz (dataset-fashion-mnist)
+#         data/fashion-mnist/ the first 20000 training and 10000 test images of
+#                    dataset-fashion-mnist, uncompressed IDX (the GPU machine may lack zlib)
 #       and checks that it stays under 60 MiB (the working tree plus carried folders travel to the
 #       GPU machine with a 64 MiB limit).
 #
@@ -14,15 +15,19 @@
 #       On the GPU machine (CUDA 13, cuBLAS, cuDNN, CMake, ninja, compute-sanitizer, PyTorch; no
 #       Debian -dev packages, no network), from the repository root with .device-deps/ carried:
 #         configure (sm_90, staged headers) -> build (ninja -j16) -> `mrbm info` -> ctest -L cuda
-#         -> ctest -L cpu -> compute-sanitizer memcheck on `mrbm bench multinary --quick`
-#         -> `mrbm bench multinary --json` -> the PyTorch reference (tools/bench_multinary_torch.py,
-#         optional: its failure is reported but does not fail the run).
+#         -> ctest -L cpu -> compute-sanitizer memcheck on `mrbm bench multinary --quick` and on one
+#         training step -> `mrbm bench multinary`, `bench conv`, `bench train-step` (paper-celeba64
+#         and paper-celeba128 at batch 128) -> a short training run on the staged Fashion-MNIST ->
+#         the PyTorch references (tools/bench_*_torch.py; optional: a failure is reported but does
+#         not fail the run).
 #       Without a GPU (the rehearsal on the build machine) the [cuda] tests report Skipped and
-#       memcheck, bench and the PyTorch reference are skipped.
+#       memcheck, the benches, the training run and the PyTorch references are skipped.
 #       Every step has a time limit and the whole run a budget (MRBM_GPU_CHECK_BUDGET seconds,
-#       default 330), so it ends well under 7 minutes and a second run fits in a 15-minute window.
+#       default 390), so it ends within 7 minutes and a second run fits in a 15-minute window.
 #       OUTDIR receives at most 8 files: log (everything, through tee, kept when a limit cuts the
-#       run), summary.txt, bench-multinary.json, torch-multinary.json, ctest-cuda.xml, ctest-cpu.xml.
+#       run), summary.txt, ctest-cuda.xml, bench-multinary.json, bench-conv.json,
+#       bench-train-celeba64.json (celeba128's numbers are in the log), torch.json (the three PyTorch
+#       references merged), reconstructions.png (the short training run).
 #       Exit status 0 only when every required step that ran passed; a step whose tool or script is
 #       missing is logged and skipped, not fatal. On a machine with a GPU, [cuda] tests reported
 #       as skipped are a failure (they would prove nothing).
@@ -81,7 +86,25 @@ stage() {
   cp -r "$inc/catch2" "$inc/CLI" "$inc/nlohmann" "$deps/include/"
   cp "$inc/stb/stb_image.h" "$inc/stb/stb_image_write.h" "$deps/include/stb/"
   cp "$catch_dir/Catch.cmake" "$catch_dir/CatchAddTests.cmake" "$deps/cmake/"
-  cp "$data_src"/*.gz "$deps/data/fashion-mnist/"
+  # Uncompressed IDX files (the GPU machine may have no zlib to read .gz), cut to the first 20000
+  # training and 10000 test images so that the staged folder stays far under the 64 MiB that
+  # travels: about 24 MB.
+  python3 - "$data_src" "$deps/data/fashion-mnist" <<'PY'
+import gzip, struct, sys
+src, dst = sys.argv[1], sys.argv[2]
+for split, keep in (("train", 20000), ("t10k", 10000)):
+    for kind in ("images-idx3", "labels-idx1"):
+        data = gzip.open(f"{src}/{split}-{kind}-ubyte.gz").read()
+        dims = data[3]
+        shape = list(struct.unpack(">" + "I" * dims, data[4:4 + 4 * dims]))
+        per = 1
+        for d in shape[1:]:
+            per *= d
+        shape[0] = min(shape[0], keep)
+        header = data[:4] + struct.pack(">" + "I" * dims, *shape)
+        body = data[4 + 4 * dims:4 + 4 * dims + shape[0] * per]
+        open(f"{dst}/{split}-{kind}-ubyte", "wb").write(header + body)
+PY
 
   local bytes mib
   bytes=$(du -sb "$deps" | cut -f1)
@@ -107,7 +130,7 @@ stage() {
 # ---------------------------------------------------------------------------------------------
 # run
 
-budget=${MRBM_GPU_CHECK_BUDGET:-330}
+budget=${MRBM_GPU_CHECK_BUDGET:-390}
 jobs=${MRBM_GPU_CHECK_JOBS:-16}
 t0=$SECONDS
 step_names=()
@@ -206,7 +229,7 @@ run_checks() {
   fi
   run_step configure 90 1 -- cmake "${cmake_args[@]}"
   if [[ $last_rc -ne 0 ]]; then
-    local s; for s in build info ctest-cuda ctest-cpu memcheck bench torch-reference; do skip_step "$s" "configure failed"; done
+    local s; for s in build info ctest-cuda ctest-cpu memcheck bench train torch-reference; do skip_step "$s" "configure failed"; done
     return
   fi
   # -k 0: keep going, so that one run names every failing file and builds every target it can.
@@ -251,14 +274,16 @@ run_checks() {
       fi
     fi
     run_step ctest-cpu 90 1 -- ctest --test-dir "$build" -L cpu --no-tests=error --output-on-failure \
-        --timeout 60 -j "$jobs" --output-junit "$out/ctest-cpu.xml"
+        --timeout 60 -j "$jobs"
   fi
 
   local have_bench=0
   if [[ $mrbm_ok == 1 && -x $mrbm ]] && "$mrbm" bench multinary --help >/dev/null 2>&1; then have_bench=1; fi
 
-  # Device memory errors (out-of-bounds and misaligned accesses, invalid frees, CUDA API errors);
-  # --error-exitcode turns any report into a failure.
+  # Device memory errors (out-of-bounds and misaligned accesses, invalid frees, CUDA API errors)
+  # in the multinary kernels and in one whole training step (every kernel of a step: the
+  # multinary passes, im2col or cuDNN, reductions, Adam); --error-exitcode turns a report into a
+  # failure.
   if [[ $have_gpu -eq 0 ]]; then
     skip_step memcheck "no GPU"
   elif [[ -z $sanitizer ]]; then
@@ -266,8 +291,10 @@ run_checks() {
   elif [[ $have_bench -eq 0 ]]; then
     skip_step memcheck "mrbm bench multinary not available"
   else
-    run_step memcheck 90 1 -- "$sanitizer" --tool memcheck --error-exitcode 1 --print-limit 20 \
-        "$mrbm" bench multinary --quick
+    # shellcheck disable=SC2016  # the inner bash expands $1, $2
+    run_step memcheck 120 1 -- bash -c '"$1" --tool memcheck --error-exitcode 1 --print-limit 20 "$2" bench multinary --quick --device cuda &&
+        "$1" --tool memcheck --error-exitcode 1 --print-limit 20 "$2" bench train-step --model demo --device cuda --batch 8 --steps 1 --warmup 0' \
+        _ "$sanitizer" "$mrbm"
   fi
 
   if [[ $have_gpu -eq 0 ]]; then
@@ -275,20 +302,45 @@ run_checks() {
   elif [[ $have_bench -eq 0 ]]; then
     skip_step bench "mrbm bench multinary not available"
   else
-    run_step bench 90 1 -- "$mrbm" bench multinary --json "$out/bench-multinary.json"
+    # The multinary pass, the conv paths (cuDNN vs im2col + cuBLAS, paper-celeba64 layers at
+    # batch 128) and whole training steps of the paper's generative models at batch 128.
+    # shellcheck disable=SC2016
+    run_step bench 150 1 -- bash -c 'set -e
+        "$1" bench multinary --device cuda --json "$2/bench-multinary.json"
+        "$1" bench conv --device cuda --json "$2/bench-conv.json"
+        "$1" bench train-step --model paper-celeba64 --device cuda --batch 128 --json "$2/bench-train-celeba64.json"
+        "$1" bench train-step --model paper-celeba128 --device cuda --batch 128 --json "$3/bench-train-celeba128.json"' \
+        _ "$mrbm" "$out" "$build"
   fi
 
-  # The PyTorch reference is a comparison, not a check of our code: a failure is reported but does
-  # not fail the run.
-  local torch_script=$repo/tools/bench_multinary_torch.py
-  if [[ ! -f $torch_script ]]; then
-    skip_step torch-reference "tools/bench_multinary_torch.py not found"
-  elif ! command -v python3 >/dev/null; then
+  # A short training run on real data (Fashion-MNIST staged in .device-deps), with its images.
+  local fashion=$deps/data/fashion-mnist
+  if [[ $have_gpu -eq 0 ]]; then
+    skip_step train "no GPU"
+  elif [[ $mrbm_ok == 0 || ! -d $fashion ]]; then
+    skip_step train "mrbm or the staged Fashion-MNIST missing"
+  else
+    rm -rf "$build/gpu-check-train"
+    run_step train 90 1 -- "$mrbm" train --model demo --data "fashion-mnist:$fashion" --epochs 1 \
+        --limit 20000 --device cuda --out "$build/gpu-check-train"
+    [[ -f $build/gpu-check-train/reconstructions.png ]] && cp "$build/gpu-check-train/reconstructions.png" "$out/"
+  fi
+
+  # The PyTorch references are comparisons, not checks of our code: a failure is reported but does
+  # not fail the run. One JSON file per script, merged into torch.json (the output folder holds
+  # at most 8 files).
+  if ! command -v python3 >/dev/null; then
     skip_step torch-reference "python3 not found"
   elif ! python3 -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 3)' >/dev/null 2>&1; then
     skip_step torch-reference "PyTorch missing or without a CUDA device"
   else
-    run_step torch-reference 90 0 -- python3 "$torch_script" --device cuda --json "$out/torch-multinary.json"
+    # shellcheck disable=SC2016
+    run_step torch-reference 120 0 -- bash -c 'set -e; cd "$1"
+        python3 tools/bench_multinary_torch.py --device cuda --json "$3/torch-multinary.json"
+        python3 tools/bench_conv_torch.py --device cuda --json "$3/torch-conv.json"
+        python3 tools/bench_train_torch.py --model paper-celeba64 --device cuda --batch 128 --json "$3/torch-train.json"
+        python3 -c "import json,sys; d={n: json.load(open(sys.argv[1]+\"/torch-\"+n+\".json\")) for n in (\"multinary\",\"conv\",\"train\")}; json.dump(d, open(sys.argv[2]+\"/torch.json\",\"w\"), indent=1)" "$3" "$2"' \
+        _ "$repo" "$out" "$build"
   fi
 
 }
