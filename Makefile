@@ -10,7 +10,7 @@ ifneq ($(NVCC),)
 export PATH := $(dir $(NVCC)):$(PATH)
 endif
 
-.PHONY: all deps configure build test demo bench check-p40 gpu-check clean
+.PHONY: all deps configure build test demo reproduce-fashion bench check-p40 gpu-check clean
 
 all: build
 
@@ -30,6 +30,10 @@ test: build
 
 demo: build
 	@tools/demo.sh
+
+# The paper's Fashion-MNIST experiment on a CPU-sized budget; writes docs/results.md.
+reproduce-fashion: build
+	@BUILD_DIR="$(BUILD_DIR)" tools/reproduce_fashion.sh
 
 bench: build
 	@$(BUILD_DIR)/mrbm bench multinary

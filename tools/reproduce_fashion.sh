@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# `make reproduce-fashion`: the paper's Fashion-MNIST classification experiment (Table 1 of arXiv
+# 2011.13509: linear SVM on the top conv features of a DBN; 13.12% test error binary, 9.26%
+# multinary) on a budget a 2-core CPU can afford, reported in docs/results.md.
+#
+# What it runs, all into one output folder (MRBM_FASHION_OUT):
+#   raw/        `mrbm classify --raw-pixels`: the linear-SVM baseline on the same split
+#   binary/     paper-fashion-binary, trained one epoch per `mrbm train` call (--resume), and
+#               classified (`mrbm classify`, C chosen on a held-out 10%) after every epoch
+#   multinary/  paper-fashion, the same architecture and hyperparameters with 255-level units
+#   detached/   ablation: paper-fashion with "joint": false (no gradient between layers)
+#   mean-sampler/ ablation: paper-fashion with "sampler": "mean" instead of gaussian
+#   specs/      the ablations' model specs, generated from the multinary run's run.json (the
+#               exact paper-fashion spec mrbm used), changing one field each
+#   budget.json, machine.json, commands.jsonl (every command with its argv and wall time)
+# Each run folder holds the run (run.json, metrics.jsonl, checkpoint, PNG grids) and
+# classify/epoch-NNN.json. Then tools/write_results.py turns these JSON files into the results
+# page and its plot; no number on the page is typed by hand.
+#
+# Why one epoch per train call: the checkpoint is overwritten after each epoch, so the curve of
+# test error against epochs needs a classification between epochs; --resume continues bit for bit.
+# It also makes the script incremental: run it again with a larger MRBM_FASHION_EPOCHS and the
+# same folder and it continues every run from its last checkpoint (the page prints that command).
+# The ablations are classified at the last epoch only (a classification costs about as much as a
+# training epoch of the default budget).
+#
+# Environment (defaults in brackets):
+#   BUILD_DIR [build]                  where the mrbm binary is
+#   MRBM_FASHION_EPOCHS [5]            epochs of every run (the paper: 500)
+#   MRBM_FASHION_LIMIT [20000]         training images of the DBNs (first K of the train split; all: -1)
+#   MRBM_FASHION_SVM_TRAIN [5000]      training images of the SVM (all: -1)
+#   MRBM_FASHION_SVM_TEST [-1]         test images scored (-1: all 10000)
+#   MRBM_FASHION_SVM_C [0.01,0.1,1]    the SVM costs C to choose from on the hold-out
+#   MRBM_FASHION_ABLATION [1]          0 skips the two ablation runs
+#   MRBM_DEVICE [auto]                 where to train and extract features (cpu, cuda, cuda:N)
+#   MRBM_FASHION_OUT [out/fashion]     the output folder (kept: runs continue from it)
+#   MRBM_FASHION_RESULTS [docs/results.md]  the page; its images go to images/fashion/ beside it
+# A folder that already holds runs made with another limit, SVM split or C list is refused, so
+# one page never mixes budgets.
+#
+# How the defaults were chosen: measured on this project's machine (2 cores of an AMD EPYC, shared
+# with other jobs: load average 2.5-3, 2026-11-27) with short runs of the same commands:
+# paper-fashion trains at 125-230 images/s (the load decides), paper-fashion-binary about 1.3x
+# faster, plus 5-10 s per epoch for loading, the evaluation and the sample grids; one
+# classification (5000 SVM images, 3 values of C, all 10000 test images) takes about 75 s (10000
+# SVM images: about 150 s). With 20000 training images and 5 epochs: 4 runs x 5 epochs of training
+# (~37 min at 180 images/s), 2 x 5 per-epoch + 2 ablation + 1 raw-pixel classifications (~15 min):
+# about 50 min under that load, less on an idle machine. Epochs rather than training images are
+# the knob for the curve; 5000 SVM images keep the C search affordable (10000 double its time).
+set -euo pipefail
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+abs() { realpath -m -- "$1"; }
+build=$(abs "${BUILD_DIR:-$repo/build}")
+out=$(abs "${MRBM_FASHION_OUT:-$repo/out/fashion}")
+results=$(abs "${MRBM_FASHION_RESULTS:-$repo/docs/results.md}")
+epochs=${MRBM_FASHION_EPOCHS:-5}
+limit=${MRBM_FASHION_LIMIT:-20000}
+svm_train=${MRBM_FASHION_SVM_TRAIN:-5000}
+svm_test=${MRBM_FASHION_SVM_TEST:--1}
+svm_c=${MRBM_FASHION_SVM_C:-0.01,0.1,1}
+ablation=${MRBM_FASHION_ABLATION:-1}
+device=${MRBM_DEVICE:-auto}
+mrbm=$build/mrbm
+data=fashion-mnist
+seed=1
+
+die() { echo "reproduce-fashion: $*" >&2; exit 1; }
+[[ -x $mrbm ]] || die "$mrbm is missing; run make build first (or set BUILD_DIR)"
+[[ $epochs =~ ^[1-9][0-9]*$ ]] || die "MRBM_FASHION_EPOCHS must be a positive integer, got '$epochs'"
+count_ok() { [[ $2 =~ ^(-1|[1-9][0-9]*)$ ]] || die "$1 must be -1 (all) or a positive integer, got '$2'"; }
+count_ok MRBM_FASHION_LIMIT "$limit"
+count_ok MRBM_FASHION_SVM_TRAIN "$svm_train"
+count_ok MRBM_FASHION_SVM_TEST "$svm_test"
+number='([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?'
+[[ $svm_c =~ ^$number(,$number)*$ ]] ||
+  die "MRBM_FASHION_SVM_C must be a comma-separated list of positive numbers, got '$svm_c'"
+[[ $ablation == 0 || $ablation == 1 ]] || die "MRBM_FASHION_ABLATION must be 0 or 1, got '$ablation'"
+mkdir -p "$out" "$(dirname "$results")"
+
+# budget.json: what the runs in this folder were made with. Epochs may grow (continuing the runs);
+# everything else must match, or the page would compare numbers made under different budgets.
+python3 - "$out/budget.json" "$epochs" "$limit" "$svm_train" "$svm_test" "$svm_c" "$device" \
+  "$ablation" "$seed" "$data" <<'PY' || exit 1
+import json, os, sys
+path, epochs, limit, svm_train, svm_test, svm_c, device, ablation, seed, data = sys.argv[1:]
+new = {"epochs": int(epochs), "limit": int(limit), "svm_train": int(svm_train),
+       "svm_test": int(svm_test), "c_values": [float(c) for c in svm_c.split(",")],
+       "device": device, "ablation": ablation == "1", "seed": int(seed), "data": data}
+if os.path.exists(path):
+    old = json.load(open(path))
+    for key in ("limit", "svm_train", "svm_test", "c_values", "seed", "data"):
+        if old.get(key) != new[key]:
+            sys.exit(f"reproduce-fashion: {os.path.dirname(path)} holds runs made with {key} = "
+                     f"{old.get(key)}, not {new[key]}; use another MRBM_FASHION_OUT or the same budget")
+    if old["epochs"] > new["epochs"]:
+        print(f"reproduce-fashion: note: the runs already have {old['epochs']} epochs; "
+              f"nothing to train for {new['epochs']}", file=sys.stderr)
+        new["epochs"] = old["epochs"]
+json.dump(new, open(path + ".tmp", "w"), indent=2)
+os.replace(path + ".tmp", path)
+PY
+epochs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["epochs"])' "$out/budget.json")
+
+# machine.json: the build and devices (`mrbm info --json`), the CPU, the commit, the load.
+"$mrbm" info --json >"$out/info.json.tmp"
+python3 - "$out" "$repo" <<'PY'
+import json, os, subprocess, sys, time
+out, repo = sys.argv[1:]
+info = json.load(open(f"{out}/info.json.tmp"))
+os.remove(f"{out}/info.json.tmp")
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "unknown")
+def git(*args):
+    try:
+        return subprocess.run(["git", "-C", repo, *args], capture_output=True, text=True, check=True).stdout.strip()
+    except Exception:
+        return None
+status = git("status", "--porcelain")
+machine = {"mrbm_info": info, "cpu_model": cpu, "cpu_cores": os.cpu_count(),
+           "load_average_at_start": os.getloadavg()[0], "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+           "commit": git("rev-parse", "--short", "HEAD"),
+           "uncommitted_changes": None if status is None else len(status.splitlines())}
+json.dump(machine, open(f"{out}/machine.json", "w"), indent=2)
+PY
+
+# Runs a command and appends it to commands.jsonl with its wall time.
+logged() {  # logged RUN WHAT EPOCH CMD...
+  local run=$1 what=$2 epoch=$3
+  shift 3
+  echo "== $run: $what${epoch:+ (epoch $epoch)}: ${*/#$build\//}" >&2
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$@"
+  t1=$(date +%s.%N)
+  python3 -c 'import json,sys; r,w,e,t0,t1=sys.argv[1:6]; print(json.dumps({"run":r,"what":w,
+    "epoch":int(e) if e else None,"wall_s":round(float(t1)-float(t0),3),"argv":sys.argv[6:]}))' \
+    "$run" "$what" "$epoch" "$t0" "$t1" "$@" >>"$out/commands.jsonl"
+}
+
+epochs_done() {  # the last completed epoch recorded in a run's metrics.jsonl (0: none)
+  python3 - "$1/metrics.jsonl" <<'PY'
+import json, os, sys
+done = 0
+if os.path.exists(sys.argv[1]):
+    for line in open(sys.argv[1]):
+        r = json.loads(line)
+        if r.get("type") == "epoch":
+            done = max(done, r["epoch"])
+print(done)
+PY
+}
+
+classify() {  # classify NAME RUN_DIR EPOCH
+  local name=$1 dir=$2 e=$3
+  mkdir -p "$dir/classify"
+  logged "$name" classify "$e" "$mrbm" classify --checkpoint "$dir/checkpoint.safetensors" --data "$data" \
+    --limit-train "$svm_train" --limit-test "$svm_test" --c-values "$svm_c" --seed "$seed" \
+    --device "$device" --json "$dir/classify/epoch-$(printf %03d "$e").json"
+}
+
+# Trains run NAME (model MODEL) up to $epochs, one epoch per call, classifying after every epoch
+# (EVERY=1) or after the last (EVERY=0).
+train_run() {  # train_run NAME MODEL EVERY
+  local name=$1 model=$2 every=$3 dir=$out/$1
+  # A run killed before its first checkpoint cannot be resumed (and is refused as a new run).
+  if [[ -d $dir && ! -f $dir/checkpoint.safetensors ]]; then rm -rf "$dir"; fi
+  local done e
+  done=$(epochs_done "$dir")
+  for ((e = done + 1; e <= epochs; e++)); do
+    if [[ -f $dir/checkpoint.safetensors ]]; then
+      logged "$name" train "$e" "$mrbm" train --out "$dir" --epochs "$e" --device "$device" --resume
+    else
+      logged "$name" train "$e" "$mrbm" train --model "$model" --data "$data" --epochs "$e" \
+        --limit "$limit" --seed "$seed" --device "$device" --out "$dir"
+    fi
+    if [[ $every == 1 || $e == "$epochs" ]]; then classify "$name" "$dir" "$e"; fi
+  done
+  # The last epoch's classification, if an earlier invocation stopped between train and classify.
+  done=$(epochs_done "$dir")
+  if [[ ! -f $dir/classify/epoch-$(printf %03d "$done").json ]]; then classify "$name" "$dir" "$done"; fi
+}
+
+start=$(date +%s)
+if [[ ! -f $out/raw/classify.json ]]; then
+  mkdir -p "$out/raw"
+  logged raw classify "" "$mrbm" classify --raw-pixels --data "$data" --limit-train "$svm_train" \
+    --limit-test "$svm_test" --c-values "$svm_c" --seed "$seed" --device "$device" \
+    --json "$out/raw/classify.json"
+fi
+train_run binary paper-fashion-binary 1
+train_run multinary paper-fashion 1
+if [[ $ablation == 1 ]]; then
+  # The ablation specs: the multinary run's exact spec (run.json) with one field changed.
+  mkdir -p "$out/specs"
+  python3 - "$out/multinary/run.json" "$out/specs" <<'PY'
+import json, sys
+base = json.load(open(sys.argv[1]))["model_spec"]
+for name, change in (("detached", {"joint": False}), ("mean-sampler", {"sampler": "mean"})):
+    spec = dict(base, **change, name=f"{base['name']}-{name}")
+    with open(f"{sys.argv[2]}/{name}.json", "w") as f:
+        json.dump(spec, f, indent=2)
+        f.write("\n")
+PY
+  train_run detached "$out/specs/detached.json" 0
+  train_run mean-sampler "$out/specs/mean-sampler.json" 0
+fi
+echo "== pipeline: $(($(date +%s) - start)) s" >&2
+
+# The plot needs matplotlib (Debian's python3-matplotlib), which the first python3 on PATH may not
+# see (a pyenv or venv python): use whichever of python3 and /usr/bin/python3 imports it; install
+# the Debian package only when neither does and we are root; otherwise the page says why there is
+# no plot.
+has_mpl() { "$1" -c 'import matplotlib' 2>/dev/null; }
+py=python3
+if ! has_mpl python3 && ! has_mpl /usr/bin/python3 && [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  echo "== installing python3-matplotlib for the plot" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-matplotlib >/dev/null ||
+    echo "reproduce-fashion: could not install python3-matplotlib; the page will have no plot" >&2
+fi
+if ! has_mpl python3 && has_mpl /usr/bin/python3; then py=/usr/bin/python3; fi
+"$py" "$repo/tools/write_results.py" --out "$out" --results "$results" --repo "$repo" --build "$build"
