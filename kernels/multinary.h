@@ -45,12 +45,14 @@ struct MultinaryArgs {
   Sampler sampler = Sampler::kNone;  // must be kNone exactly when sample == nullptr
   uint64_t seed = 0;                 // generator key
   uint32_t offset = 0;               // generator stream offset (e.g. the Gibbs step number)
+  int64_t first_element = 0;         // global index of element 0 for the generator: a pass split
+                                     // into pieces draws what one whole pass would draw
 };
 
 // Checks sizes, pointers and the unit spec; shared by the CPU and CUDA entry points (inline so that
 // the header-only launcher of kernels/multinary.cuh needs no compiled part of mrbm).
 inline Status validate_multinary_args(const MultinaryArgs& a) {
-  if (a.rows < 0 || a.cols < 0 || a.bias_inner < 1) return Status::kInvalidArgument;
+  if (a.rows < 0 || a.cols < 0 || a.bias_inner < 1 || a.first_element < 0) return Status::kInvalidArgument;
   if (a.bias && a.cols % a.bias_inner != 0) return Status::kInvalidArgument;
   // With no elements the element pointers may be null (an empty buffer's data()).
   if (a.rows * a.cols > 0) {
@@ -75,7 +77,7 @@ MRBM_HD double multinary_element(const MultinaryArgs& a, int64_t i, int64_t c) {
   if (a.mean) a.mean[i] = v.mean;
   if (a.var) a.var[i] = v.var;
   if (a.sample) {
-    PhiloxStream rng(a.seed, static_cast<uint64_t>(i), a.offset);
+    PhiloxStream rng(a.seed, static_cast<uint64_t>(a.first_element + i), a.offset);
     a.sample[i] = sample_unit(a.unit, a.sampler, x, v.mean, v.var, rng);
   }
   return v.phi;

@@ -211,3 +211,31 @@ TEST_CASE("samples depend on seed, offset and element only", "[multinary][sampli
     CHECK(std::equal(a.begin(), a.end(), longer.begin()));  // element i's draw ignores the size
   }
 }
+
+TEST_CASE("a pass split into pieces draws what the whole pass draws", "[multinary][sampling]") {
+  const auto uc = make_unit_case("closed", UnitKind::kClosedForm, 255, 64.0, 1.0);
+  const int64_t rows = 6, cols = 50;
+  const auto x = mrbm::test::random_floats(rows * cols, -300, 300, 8);
+  for (Sampler sampler : {Sampler::kGaussian, Sampler::kExact}) {
+    std::vector<float> whole(rows * cols), pieces = mrbm::test::poisoned(rows * cols);
+    MultinaryArgs a;
+    a.sample = whole.data();
+    a.sampler = sampler;
+    a.x = x.data();
+    a.rows = rows;
+    a.cols = cols;
+    a.unit = uc.unit;
+    a.seed = 3;
+    REQUIRE(multinary_forward_cpu(a) == Status::kOk);
+    for (int64_t r0 : {0, 2, 5}) {
+      const int64_t r1 = r0 == 0 ? 2 : (r0 == 2 ? 5 : 6);
+      MultinaryArgs p = a;
+      p.sample = pieces.data() + r0 * cols;
+      p.x = x.data() + r0 * cols;
+      p.rows = r1 - r0;
+      p.first_element = r0 * cols;
+      REQUIRE(multinary_forward_cpu(p) == Status::kOk);
+    }
+    CHECK(pieces == whole);
+  }
+}
