@@ -180,3 +180,29 @@ TEST_CASE("200 taped steps return host memory to its baseline", "[autodiff]") {
   for (int i = 0; i < 200; ++i) step();
   CHECK(host_allocator_stats().bytes_in_use == baseline);
 }
+
+TEST_CASE("200 taped CUDA steps return device memory to its baseline", "[autodiff][cuda]") {
+  MRBM_REQUIRE_CUDA_DEVICE();
+  CudaContext cuda(0);
+  const auto uc = mrbm::test::make_unit_case("closed", kernels::UnitKind::kClosedForm, 255, 64, 1);
+  auto on_gpu = [&](const Tensor& t) { return t.to(cuda.device(), cuda.stream()); };
+  Variable w(on_gpu(Tensor::from_vector(mrbm::test::random_floats(20 * 8, -0.1f, 0.1f, 90), {20, 8})), true);
+  Variable b(on_gpu(Tensor::zeros({8})), true);
+  const Variable v(on_gpu(Tensor::from_vector(mrbm::test::random_floats(16 * 20, 0, 255, 91), {16, 20})));
+  auto step = [&] {
+    Tape tape(&cuda);
+    const Variable x = add_bias(tape, matmul(tape, v, w), b, 1);
+    const Variable loss = mean(tape, multinary_row_phi(tape, x, uc.unit));
+    tape.backward(loss);
+    w.clear_grad();
+    b.clear_grad();
+  };
+  step();  // the first step fills the caching allocator and the context's workspace
+  cuda.synchronize();
+  const DeviceAllocatorStats before = device_allocator_stats(0);
+  for (int i = 0; i < 200; ++i) step();
+  cuda.synchronize();
+  const DeviceAllocatorStats after = device_allocator_stats(0);
+  CHECK(after.bytes_in_use == before.bytes_in_use);
+  CHECK(after.num_device_mallocs == before.num_device_mallocs);  // every block came from the cache
+}
