@@ -14,15 +14,16 @@ Output sets: "mean" (mean only) and "mean+var+phi" (the fused pass; row sums in 
 Inputs: uniform over the unit's interesting range, as in the C++ bench. The copy tensor is built
 for --chunk elements of x at a time (0: all n at once). The defaults are the fastest settings
 measured on the 2-core EPYC of docs/benchmarks.md, so that the comparison flatters PyTorch, not
-mrbm: 4096 elements per chunk (a 4 MiB [4096, 255] temporary that stays in cache; 64 K elements
-were 3.4x slower) and float32 denormals flushed to zero (the far copy tails underflow into
-denormals, which are slow on x86: 1.2-1.5x; --keep-denormals turns the flush off).
+mrbm: 4096 elements per chunk (a 4 MiB [4096, 255] temporary that stays in the L3 cache; 64 K elements
+were about 3x slower) and float32 denormals flushed to zero (the far copy tails underflow into
+denormals, which are slow on x86: 1.3-1.6x; --keep-denormals turns the flush off).
 Each case is validated before timing against the same formulas in float64 on the first rows
 (max |got - ref| / max(|ref|, 1e-30)); the script reports it (PyTorch's float32 is not required to
 meet mrbm's 1e-5 threshold, so it does not fail on it).
 
-Usage: python3 tools/bench_multinary_torch.py --device cpu --threads 2 --rows 64 --cols 16384 \
-           --reps 7 --json torch.json
+Usage (Debian's python3-torch is installed for /usr/bin/python3):
+  /usr/bin/python3 tools/bench_multinary_torch.py --device cpu --threads 2 --json torch.json
+  /usr/bin/python3 tools/bench_multinary_torch.py --device cuda --json torch_cuda.json
 """
 import argparse
 import json

@@ -25,9 +25,11 @@
 //   1-Lipschitz, so the variance is <= f'), plus 1e-6 * sum |E| for float32 rounding of f and the
 //   windowed sampler's total-variation error (<= 3e-8). f, f' are the kernel's own outputs of a
 //   second run that also writes var (they are validated against the reference above).
-//   CPU only: the threaded path must equal multinary_forward_cpu (one call, one thread) bitwise.
+//   CPU only: the threaded path (multinary_forward_cpu on row pieces, MultinaryArgs::first_element
+//   set) must equal one whole multinary_forward_cpu call bitwise, samples included.
 //
-// Timing: warm-up, then the median of --reps runs; CPU: steady_clock around the threaded pass;
+// Timing: warm-up, then the median of --reps runs; CPU: steady_clock around the threaded pass
+// (rows split into one contiguous piece per thread, a pool created before timing);
 // CUDA: events on one stream around the launch, L2 flushed (memset of 2x its size) before each run.
 // Bytes per case: x 4 B read per element, 4 B written per float output, 8 B per row for row_phi.
 // GB/s is compared with a copy ceiling (read + write bytes) measured in the same run.
@@ -117,8 +119,8 @@ UnitDef make_unit(const std::string& name, UnitKind kind, int32_t n, double scal
     case UnitKind::kEqualCopies:
     case UnitKind::kLogitCopies:
       if (kind == UnitKind::kLogitCopies) {
-        d.table = std::make_shared<std::vector<double>>(
-            static_cast<size_t>(kernels::copy_table_size(n)));
+        d.table =
+            std::make_shared<std::vector<double>>(static_cast<size_t>(kernels::copy_table_size(n)));
         if (kernels::build_copy_table(d.table->data(), d.unit) != Status::kOk) {
           throw std::runtime_error("bench multinary: build_copy_table failed for " + name);
         }
@@ -158,20 +160,28 @@ std::vector<OutputSet> output_sets() {
 
 const char* sampler_name(Sampler s) {
   switch (s) {
-    case Sampler::kNone: return "none";
-    case Sampler::kMean: return "mean";
-    case Sampler::kGaussian: return "gaussian";
-    case Sampler::kExact: return "exact";
+    case Sampler::kNone:
+      return "none";
+    case Sampler::kMean:
+      return "mean";
+    case Sampler::kGaussian:
+      return "gaussian";
+    case Sampler::kExact:
+      return "exact";
   }
   return "?";
 }
 
 const char* kind_name(UnitKind k) {
   switch (k) {
-    case UnitKind::kBinary: return "binary";
-    case UnitKind::kClosedForm: return "closed_form";
-    case UnitKind::kEqualCopies: return "equal_copies";
-    case UnitKind::kLogitCopies: return "logit_copies";
+    case UnitKind::kBinary:
+      return "binary";
+    case UnitKind::kClosedForm:
+      return "closed_form";
+    case UnitKind::kEqualCopies:
+      return "equal_copies";
+    case UnitKind::kLogitCopies:
+      return "logit_copies";
   }
   return "?";
 }
@@ -269,18 +279,22 @@ void check_against_reference(Check& check, const Reference& ref, const HostOutpu
     const int64_t r = ref.check_rows[j];
     for (int64_t c = 0; c < cols; ++c) {
       const size_t i = static_cast<size_t>(r * cols + c), k = j * static_cast<size_t>(cols) + c;
-      if (o.mean) check.max_rel_mean = std::max(check.max_rel_mean, rel_error(out.mean[i], ref.mean[k]));
-      if (var_written) check.max_rel_var = std::max(check.max_rel_var, rel_error(out.var[i], ref.var[k]));
+      if (o.mean)
+        check.max_rel_mean = std::max(check.max_rel_mean, rel_error(out.mean[i], ref.mean[k]));
+      if (var_written)
+        check.max_rel_var = std::max(check.max_rel_var, rel_error(out.var[i], ref.var[k]));
     }
     if (o.row_phi) {
-      check.max_rel_phi =
-          std::max(check.max_rel_phi, rel_error(out.row_phi[static_cast<size_t>(r)], ref.row_phi[j]));
+      check.max_rel_phi = std::max(check.max_rel_phi,
+                                   rel_error(out.row_phi[static_cast<size_t>(r)], ref.row_phi[j]));
     }
   }
   check.validated_elements = static_cast<int64_t>(ref.check_rows.size()) * cols;
-  if (check.max_rel_mean > kMaxRelError) check.fail(format("mean rel err %.3g", check.max_rel_mean));
+  if (check.max_rel_mean > kMaxRelError)
+    check.fail(format("mean rel err %.3g", check.max_rel_mean));
   if (check.max_rel_var > kMaxRelError) check.fail(format("var rel err %.3g", check.max_rel_var));
-  if (check.max_rel_phi > kMaxRelError) check.fail(format("row_phi rel err %.3g", check.max_rel_phi));
+  if (check.max_rel_phi > kMaxRelError)
+    check.fail(format("row_phi rel err %.3g", check.max_rel_phi));
 }
 
 // E[clip(m + sqrt(v) xi, 0, n)] for xi ~ N(0, 1).
@@ -290,8 +304,9 @@ double clipped_normal_mean(double m, double v, double n) {
   const double a = (0.0 - m) / sd, b = (n - m) / sd;
   const double cdf_a = 0.5 * std::erfc(-a / std::sqrt(2.0));
   const double cdf_b = 0.5 * std::erfc(-b / std::sqrt(2.0));
-  const double pdf_a = std::exp(-0.5 * a * a) / std::sqrt(2.0 * M_PI);
-  const double pdf_b = std::exp(-0.5 * b * b) / std::sqrt(2.0 * M_PI);
+  constexpr double kInvSqrt2Pi = 0.3989422804014327;  // 1 / sqrt(2 pi)
+  const double pdf_a = std::exp(-0.5 * a * a) * kInvSqrt2Pi;
+  const double pdf_b = std::exp(-0.5 * b * b) * kInvSqrt2Pi;
   // P(X > n) n + E[X; 0 < X < n]  (the mass below 0 contributes 0)
   return n * (1.0 - cdf_b) + m * (cdf_b - cdf_a) + sd * (pdf_a - pdf_b);
 }
@@ -334,7 +349,8 @@ void check_samples(Check& check, const UnitSpec& unit, Sampler sampler, const fl
   }
   if (bad_range) check.fail(format("%lld samples outside [0, N] or NaN", (long long)bad_range));
   if (bad_int) check.fail(format("%lld exact samples not integral", (long long)bad_int));
-  if (bad_mean) check.fail(format("%lld mean-sampler samples differ from the mean", (long long)bad_mean));
+  if (bad_mean)
+    check.fail(format("%lld mean-sampler samples differ from the mean", (long long)bad_mean));
   if (sampler == Sampler::kMean || bad_range) return;
   const double se = std::sqrt(variance);
   const double diff = sum - expected;
@@ -404,7 +420,8 @@ Row make_row(const DeviceRun& run, const UnitDef& u, const OutputSet& o, const C
     row["min_ms"] = t->min_ms;
     row["max_ms"] = t->max_ms;
     row["elements_per_s"] = static_cast<double>(run.rows * run.cols) / sec;
-    row["ns_per_element"] = sec * 1e9 / static_cast<double>(std::max<int64_t>(run.rows * run.cols, 1));
+    row["ns_per_element"] =
+        sec * 1e9 / static_cast<double>(std::max<int64_t>(run.rows * run.cols, 1));
     if (t->median_cpu_ms > 0.0) {
       row["median_cpu_ms"] = t->median_cpu_ms;
       row["cpu_ns_per_element"] =
@@ -414,8 +431,13 @@ Row make_row(const DeviceRun& run, const UnitDef& u, const OutputSet& o, const C
     row["ceiling_gbps"] = run.ceiling.gbps;
     row["ceiling_fraction"] = static_cast<double>(bytes) / sec / 1e9 / run.ceiling.gbps;
   }
+  // Every row has every column (null where a check does not apply), so CSV columns line up.
   auto put_err = [&](const char* key, double v) {
-    if (v >= 0.0) row[key] = v;
+    if (v >= 0.0) {
+      row[key] = v;
+    } else {
+      row[key] = nullptr;
+    }
   };
   put_err("max_rel_err_mean", check.max_rel_mean);
   put_err("max_rel_err_var", check.max_rel_var);
@@ -423,6 +445,8 @@ Row make_row(const DeviceRun& run, const UnitDef& u, const OutputSet& o, const C
   row["validated_elements"] = check.validated_elements;
   if (o.sampler == Sampler::kGaussian || o.sampler == Sampler::kExact) {
     row["sampler_z"] = check.sampler_z;
+  } else {
+    row["sampler_z"] = nullptr;
   }
   std::string status = "ok";
   if (!check.ok()) {
@@ -434,21 +458,27 @@ Row make_row(const DeviceRun& run, const UnitDef& u, const OutputSet& o, const C
   return row;
 }
 
-// CPU pass over rows [r0, r1) of a: the loop of multinary_forward_cpu, with the global element
-// index, so that the sampler's counters (seed, element index) do not depend on the split.
-// (Offsetting the pointers per thread would restart every chunk at element 0 and repeat its
-// random numbers: MultinaryArgs has no element base.)
-void forward_rows_cpu(const MultinaryArgs& a, int64_t r0, int64_t r1) {
-  for (int64_t r = r0; r < r1; ++r) {
-    double phi_sum = 0.0;
-    const int64_t row_start = r * a.cols;
-    for (int64_t c = 0; c < a.cols; ++c) phi_sum += kernels::multinary_element(a, row_start + c, c);
-    if (a.row_phi) a.row_phi[r] = phi_sum;
-  }
+// The CPU path that is timed: multinary_forward_cpu on contiguous row ranges, one per pool thread.
+// first_element keeps each piece's generator counters global, so the samples do not depend on
+// the split (checked against one whole call in run_cpu).
+MultinaryArgs row_piece(const MultinaryArgs& a, int64_t r0, int64_t r1) {
+  MultinaryArgs p = a;
+  const int64_t offset = r0 * a.cols;
+  p.x = a.x + offset;
+  if (a.mean) p.mean = a.mean + offset;
+  if (a.var) p.var = a.var + offset;
+  if (a.sample) p.sample = a.sample + offset;
+  if (a.row_phi) p.row_phi = a.row_phi + r0;
+  p.rows = r1 - r0;
+  p.first_element = a.first_element + offset;
+  return p;
 }
 
 void forward_threaded_cpu(bench::ThreadPool& pool, const MultinaryArgs& a) {
-  bench::parallel_ranges(pool, a.rows, [&](int64_t r0, int64_t r1) { forward_rows_cpu(a, r0, r1); });
+  // Arguments were validated once before timing; a piece of valid arguments is valid.
+  bench::parallel_ranges(pool, a.rows, [&](int64_t r0, int64_t r1) {
+    (void)kernels::multinary_forward_cpu(row_piece(a, r0, r1));
+  });
 }
 
 void require_ok(Status s, const std::string& what) {
@@ -493,7 +523,8 @@ std::vector<Row> run_cpu(const Options& opt, bench::ThreadPool& pool, DeviceRun&
       bind_outputs(b, single, o, false);
       require_ok(kernels::multinary_forward_cpu(b), "multinary_forward_cpu");
       if (!(bitwise_equal(out.mean, single.mean) && bitwise_equal(out.var, single.var) &&
-            bitwise_equal(out.sample, single.sample) && bitwise_equal(out.row_phi, single.row_phi))) {
+            bitwise_equal(out.sample, single.sample) &&
+            bitwise_equal(out.row_phi, single.row_phi))) {
         // NaN payloads of untouched outputs are identical (both poisoned the same way).
         check.fail("threaded pass differs from multinary_forward_cpu");
       }
@@ -530,18 +561,21 @@ std::vector<Row> run_cuda(const Options& opt, bench::ThreadPool& pool, DeviceRun
       d_phi(static_cast<int64_t>(dbytes));
   cudaDeviceProp prop{};
   cuda_check(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties");
-  const int64_t flush_bytes = std::max<int64_t>(2 * static_cast<int64_t>(prop.l2CacheSize), 1 << 20);
+  const int64_t flush_bytes =
+      std::max<int64_t>(2 * static_cast<int64_t>(prop.l2CacheSize), 1 << 20);
   DeviceBuffer d_flush(flush_bytes);
   int flush_value = 0;
   auto flush_l2 = [&](cudaStream_t s) {
-    cuda_check(cudaMemsetAsync(d_flush.get(), ++flush_value & 0xff, static_cast<size_t>(flush_bytes), s),
-               "L2 flush");
+    cuda_check(
+        cudaMemsetAsync(d_flush.get(), ++flush_value & 0xff, static_cast<size_t>(flush_bytes), s),
+        "L2 flush");
   };
 
   uint64_t unit_seed = opt.seed + 1000;
   for (const UnitDef& base : bench_units()) {
     const std::vector<float> x = random_inputs(base, n, ++unit_seed);
-    cuda_check(cudaMemcpyAsync(d_x.get(), x.data(), fbytes, cudaMemcpyHostToDevice, stream), "upload x");
+    cuda_check(cudaMemcpyAsync(d_x.get(), x.data(), fbytes, cudaMemcpyHostToDevice, stream),
+               "upload x");
     const Reference ref_base =
         compute_reference(pool, base.unit, x, run.rows, run.cols, opt.validate_elements);
     for (const OutputSet& o : output_sets()) {
@@ -577,15 +611,28 @@ std::vector<Row> run_cuda(const Options& opt, bench::ThreadPool& pool, DeviceRun
       };
       auto poison = [&] {  // 0xff bytes are NaN as float and as double
         for (const DeviceBuffer* b : {&d_mean, &d_var, &d_sample, &d_phi}) {
-          cuda_check(cudaMemsetAsync(b->get(), 0xff, static_cast<size_t>(b->bytes()), stream), "poison");
+          cuda_check(cudaMemsetAsync(b->get(), 0xff, static_cast<size_t>(b->bytes()), stream),
+                     "poison");
         }
       };
       auto download = [&](HostOutputs& h, bool var_too) {
         h.poison(run.rows, run.cols);
-        if (o.mean) cuda_check(cudaMemcpyAsync(h.mean.data(), d_mean.get(), fbytes, cudaMemcpyDeviceToHost, stream), "download");
-        if (o.var || var_too) cuda_check(cudaMemcpyAsync(h.var.data(), d_var.get(), fbytes, cudaMemcpyDeviceToHost, stream), "download");
-        if (o.sampler != Sampler::kNone) cuda_check(cudaMemcpyAsync(h.sample.data(), d_sample.get(), fbytes, cudaMemcpyDeviceToHost, stream), "download");
-        if (o.row_phi) cuda_check(cudaMemcpyAsync(h.row_phi.data(), d_phi.get(), dbytes, cudaMemcpyDeviceToHost, stream), "download");
+        if (o.mean)
+          cuda_check(
+              cudaMemcpyAsync(h.mean.data(), d_mean.get(), fbytes, cudaMemcpyDeviceToHost, stream),
+              "download");
+        if (o.var || var_too)
+          cuda_check(
+              cudaMemcpyAsync(h.var.data(), d_var.get(), fbytes, cudaMemcpyDeviceToHost, stream),
+              "download");
+        if (o.sampler != Sampler::kNone)
+          cuda_check(cudaMemcpyAsync(h.sample.data(), d_sample.get(), fbytes,
+                                     cudaMemcpyDeviceToHost, stream),
+                     "download");
+        if (o.row_phi)
+          cuda_check(cudaMemcpyAsync(h.row_phi.data(), d_phi.get(), dbytes, cudaMemcpyDeviceToHost,
+                                     stream),
+                     "download");
         cuda_check(cudaStreamSynchronize(stream), "download");
       };
       const std::string what = "bench multinary: " + u.name + " " + o.name;
@@ -601,7 +648,8 @@ std::vector<Row> run_cuda(const Options& opt, bench::ThreadPool& pool, DeviceRun
         MultinaryArgs c = a;
         bind(c, true);
         poison();
-        cuda_check(kernels::multinary_forward_cuda(c, stream), (what + " (cuda, with var)").c_str());
+        cuda_check(kernels::multinary_forward_cuda(c, stream),
+                   (what + " (cuda, with var)").c_str());
         HostOutputs with_var;
         download(with_var, true);
         check_samples(check, u.unit, o.sampler, out.sample.data(), out.mean.data(),
@@ -622,21 +670,30 @@ std::vector<Row> run_cuda(const Options& opt, bench::ThreadPool& pool, DeviceRun
 std::vector<std::string> table_cells(const Row& r) {
   auto num = [&](const char* key, const char* fmt, double scale = 1.0) -> std::string {
     const auto it = r.find(key);
-    return it == r.end() ? "-" : format(fmt, it->get<double>() * scale);
+    return it == r.end() || !it->is_number() ? "-" : format(fmt, it->get<double>() * scale);
   };
   std::string err = "-";
   double worst = -1.0;
   for (const char* k : {"max_rel_err_mean", "max_rel_err_var", "max_rel_err_phi"}) {
     const auto it = r.find(k);
-    if (it != r.end()) worst = std::max(worst, it->get<double>());
+    if (it != r.end() && it->is_number()) worst = std::max(worst, it->get<double>());
   }
   if (worst >= 0.0) err = format("%.2e", worst);
   std::string status = r["status"].get<std::string>();
-  if (r.contains("sampler_z") && status == "ok") status = format("ok (z=%+.2f)", r["sampler_z"].get<double>());
-  return {r["device"].get<std::string>(), r["unit"].get<std::string>(), r["outputs"].get<std::string>(),
-          num("median_ms", "%.3f"), num("ns_per_element", "%.2f"),
-          num("cpu_ns_per_element", "%.2f"), num("elements_per_s", "%.1f", 1e-6),
-          num("gbps", "%.2f"), num("ceiling_fraction", "%.1f%%", 100.0), err, status};
+  if (r["sampler_z"].is_number() && status == "ok") {
+    status = format("ok (z=%+.2f)", r["sampler_z"].get<double>());
+  }
+  return {r["device"].get<std::string>(),
+          r["unit"].get<std::string>(),
+          r["outputs"].get<std::string>(),
+          num("median_ms", "%.3f"),
+          num("ns_per_element", "%.2f"),
+          num("cpu_ns_per_element", "%.2f"),
+          num("elements_per_s", "%.1f", 1e-6),
+          num("gbps", "%.2f"),
+          num("ceiling_fraction", "%.1f%%", 100.0),
+          err,
+          status};
 }
 
 void run_multinary_bench(const Options& opt_in) {
@@ -653,7 +710,8 @@ void run_multinary_bench(const Options& opt_in) {
 #if defined(MRBM_WITH_CUDA)
     throw std::runtime_error("--device cuda: no usable CUDA device (driver missing or no GPU)");
 #else
-    throw std::runtime_error("--device cuda: this mrbm was built without CUDA (MRBM_WITH_CUDA=OFF)");
+    throw std::runtime_error(
+        "--device cuda: this mrbm was built without CUDA (MRBM_WITH_CUDA=OFF)");
 #endif
   }
   want_cuda = want_cuda && cuda_devices > 0;
@@ -666,15 +724,18 @@ void run_multinary_bench(const Options& opt_in) {
             << ", load average " << load_before << "\n";
   std::string cuda_line = "none";
 #if defined(MRBM_WITH_CUDA)
-  if (cuda_devices > 0) cuda_line = bench::cuda_device_line(0);
-  else cuda_line = "no usable device";
+  if (cuda_devices > 0)
+    cuda_line = bench::cuda_device_line(0);
+  else
+    cuda_line = "no usable device";
 #else
   cuda_line = "not built (CPU-only build)";
 #endif
   std::cout << "cuda:  " << cuda_line << "\n";
   std::cout << "validation: max relative error vs float64 reference (floor " << kRelFloor
             << "), fail above " << kMaxRelError << "; samplers: sum within " << kSamplerSigmas
-            << " standard errors\n" << std::flush;
+            << " standard errors\n"
+            << std::flush;
 
   std::vector<Row> rows;
   Row ceilings = Row::array();
@@ -688,13 +749,16 @@ void run_multinary_bench(const Options& opt_in) {
     run.reps = opt.reps > 0 ? opt.reps : (opt.quick ? 2 : 7);
     run.warmup = opt.warmup >= 0 ? opt.warmup : 1;
     // Copy ceiling: 256 MiB (quick: 16 MiB) per buffer, far beyond the last-level cache.
-    run.ceiling = bench::cpu_copy_ceiling(pool, opt.quick ? (16 << 20) : (256 << 20), 1,
-                                          opt.quick ? 2 : 7);
+    run.ceiling =
+        bench::cpu_copy_ceiling(pool, opt.quick ? (16 << 20) : (256 << 20), 1, opt.quick ? 2 : 7);
     std::cout << format("\ncpu copy ceiling (memcpy, %d threads, read+write): %.2f GB/s\n", threads,
                         run.ceiling.gbps)
               << std::flush;
-    ceilings.push_back(Row{{"device", "cpu"}, {"kind", "memcpy"}, {"bytes", run.ceiling.bytes},
-                           {"threads", threads}, {"gbps", run.ceiling.gbps},
+    ceilings.push_back(Row{{"device", "cpu"},
+                           {"kind", "memcpy"},
+                           {"bytes", run.ceiling.bytes},
+                           {"threads", threads},
+                           {"gbps", run.ceiling.gbps},
                            {"median_ms", run.ceiling.timing.median_ms}});
     auto r = run_cpu(opt, pool, run);
     rows.insert(rows.end(), r.begin(), r.end());
@@ -704,7 +768,8 @@ void run_multinary_bench(const Options& opt_in) {
   if (want_cuda) {
     bench::cuda_check(cudaSetDevice(0), "cudaSetDevice");
     cudaStream_t stream = nullptr;
-    bench::cuda_check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), "cudaStreamCreate");
+    bench::cuda_check(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking),
+                      "cudaStreamCreate");
     struct StreamGuard {
       cudaStream_t s;
       ~StreamGuard() { cudaStreamDestroy(s); }
@@ -721,8 +786,10 @@ void run_multinary_bench(const Options& opt_in) {
     std::cout << format("\ncuda copy ceiling (cudaMemcpyAsync D2D, read+write): %.1f GB/s\n",
                         run.ceiling.gbps)
               << std::flush;
-    ceilings.push_back(Row{{"device", "cuda"}, {"kind", "cudaMemcpyAsync D2D"},
-                           {"bytes", run.ceiling.bytes}, {"gbps", run.ceiling.gbps},
+    ceilings.push_back(Row{{"device", "cuda"},
+                           {"kind", "cudaMemcpyAsync D2D"},
+                           {"bytes", run.ceiling.bytes},
+                           {"gbps", run.ceiling.gbps},
                            {"median_ms", run.ceiling.timing.median_ms}});
     auto r = run_cuda(opt, pool, run, stream);
     rows.insert(rows.end(), r.begin(), r.end());
@@ -740,13 +807,14 @@ void run_multinary_bench(const Options& opt_in) {
   std::vector<std::vector<std::string>> cells;
   for (const Row& r : rows) cells.push_back(table_cells(r));
   bench::print_table(std::cout,
-                     {"device", "unit", "outputs", "median ms", "ns/elem", "cpu ns/elem", "Melem/s", "GB/s",
-                      "of ceiling", "max rel err", "check"},
+                     {"device", "unit", "outputs", "median ms", "ns/elem", "cpu ns/elem", "Melem/s",
+                      "GB/s", "of ceiling", "max rel err", "check"},
                      cells);
   for (const Row& r : rows) {
     if (!r["note"].get<std::string>().empty()) {
       std::cout << "note: " << r["device"].get<std::string>() << " " << r["unit"].get<std::string>()
-                << " " << r["outputs"].get<std::string>() << ": " << r["note"].get<std::string>() << "\n";
+                << " " << r["outputs"].get<std::string>() << ": " << r["note"].get<std::string>()
+                << "\n";
     }
   }
 
@@ -770,7 +838,8 @@ void run_multinary_bench(const Options& opt_in) {
     doc["load_average_before"] = load_before;
     doc["load_average_after"] = bench::load_average();
     doc["cuda_device"] = cuda_line;
-    doc["validation"] = {{"max_rel_error", kMaxRelError}, {"rel_floor", kRelFloor},
+    doc["validation"] = {{"max_rel_error", kMaxRelError},
+                         {"rel_floor", kRelFloor},
                          {"sampler_sigmas", kSamplerSigmas}};
     doc["ceilings"] = ceilings;
     doc["results"] = rows;
@@ -784,8 +853,9 @@ void run_multinary_bench(const Options& opt_in) {
   }
   std::cout << std::flush;
   if (failures > 0) {
-    throw std::runtime_error(format("bench multinary: %d of %zu cases failed validation:", failures,
-                                    rows.size()) + failed);
+    throw std::runtime_error(
+        format("bench multinary: %d of %zu cases failed validation:", failures, rows.size()) +
+        failed);
   }
 }
 
@@ -806,7 +876,8 @@ void register_bench_multinary(CLI::App& bench) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--threads", opt->threads, "CPU threads splitting the rows (default: all cores)")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--reps", opt->reps, "timed runs, the median is reported (default: cpu 7, cuda 25)")
+  cmd->add_option("--reps", opt->reps,
+                  "timed runs, the median is reported (default: cpu 7, cuda 25)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--warmup", opt->warmup, "untimed runs before timing (default: cpu 1, cuda 3)")
       ->check(CLI::NonNegativeNumber);
