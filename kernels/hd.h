@@ -6,6 +6,11 @@
 #if defined(__CUDACC__)
 #define MRBM_HD __host__ __device__ __forceinline__
 #define MRBM_DEVICE_CODE 1
+#elif defined(__GNUC__)
+// Forced on the host too: the copy-sum helpers are called once per element in the CPU loops, and
+// GCC left them out of line (15% of the exact-copies pass in a profile, docs/benchmarks.md).
+#define MRBM_HD inline __attribute__((always_inline))
+#define MRBM_DEVICE_CODE 0
 #else
 #define MRBM_HD inline
 #define MRBM_DEVICE_CODE 0
