@@ -279,8 +279,8 @@ std::string cuda_device_line(int device) {
   int driver = 0, runtime = 0;
   cuda_check(cudaDriverGetVersion(&driver), "cudaDriverGetVersion");
   cuda_check(cudaRuntimeGetVersion(&runtime), "cudaRuntimeGetVersion");
-  return format("%s, sm_%d%d, %d SMs, %.1f GiB, driver %d.%d, runtime %d.%d", prop.name,
-                prop.major, prop.minor, prop.multiProcessorCount,
+  return format("%s, sm_%d%d, %d SMs, %.1f GiB, driver %d.%d, runtime %d.%d", prop.name, prop.major,
+                prop.minor, prop.multiProcessorCount,
                 static_cast<double>(prop.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0),
                 driver / 1000, (driver % 1000) / 10, runtime / 1000, (runtime % 1000) / 10);
 }

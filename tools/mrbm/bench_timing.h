@@ -54,7 +54,8 @@ struct TimingResult {
   int reps = 0;
   // time_cpu only: median CPU time of the whole process per run (all threads, user + system).
   // Unlike wall time it barely moves when other processes share the cores, so it is the number
-  // to compare on a loaded machine (single-threaded runs; idle pool threads sleep, they do not spin).
+  // to compare on a loaded machine (single-threaded runs; idle pool threads sleep, they do not
+  // spin).
   double median_cpu_ms = 0.0;
 };
 
@@ -117,8 +118,8 @@ int hardware_threads();
 // ---- memory ceilings ------------------------------------------------------------------------
 
 struct CeilingResult {
-  double gbps = 0.0;       // (bytes read + bytes written) / median time
-  int64_t bytes = 0;       // size of one buffer
+  double gbps = 0.0;  // (bytes read + bytes written) / median time
+  int64_t bytes = 0;  // size of one buffer
   TimingResult timing;
 };
 
