@@ -26,28 +26,9 @@ namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 
 // A fresh folder under the system temp folder, removed with its content at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("mrbm-test-idx-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using mrbm::test::TempDir;
 
-void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
-  REQUIRE(out.good());
-}
+using mrbm::test::write_bytes;
 
 #if defined(MRBM_HAVE_ZLIB)
 void write_gzip(const std::string& path, const std::vector<uint8_t>& bytes) {

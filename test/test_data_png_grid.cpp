@@ -22,21 +22,7 @@ using Catch::Matchers::Contains;
 using mrbm::data::GridOptions;
 using mrbm::data::ImageBatchU8;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("mrbm-test-png-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
+using mrbm::test::TempDir;
 
 // n images of c x h x w, byte k of image i = 10 * i + k + 1 (never the border value 128 here).
 ImageBatchU8 numbered(int64_t n, int64_t c, int64_t h, int64_t w) {
