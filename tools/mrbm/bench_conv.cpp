@@ -71,14 +71,6 @@
 namespace mrbm::tools {
 namespace bench {
 
-// The sgemm ceiling of bench conv and bench train-step (declared again in bench_train_step.cpp;
-// it belongs in bench_timing.h once that file's owner takes it). Returns a row with n, gflops,
-// median_ms, max_rel_err of the 16 checked entries; `cuda` is required for a CUDA device.
-Row sgemm_ceiling(Device device, CudaContext* cuda, int64_t n, int warmup, int reps);
-
-// Sets the CPU threads of OpenBLAS (no-op without it); returns the count in effect.
-int set_blas_threads(int threads);
-
 Row sgemm_ceiling(Device device, CudaContext* cuda, int64_t n, int warmup, int reps) {
   std::mt19937_64 gen(12345);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);

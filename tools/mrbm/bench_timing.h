@@ -26,6 +26,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/cuda_context.h"
+#include "core/device.h"
+
 #if defined(MRBM_WITH_CUDA)
 #include <cuda_runtime_api.h>
 #endif
@@ -202,6 +205,15 @@ std::string format(const char* fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
+
+// ---- GEMM ceiling (defined in bench_conv.cpp; bench conv and bench train-step report against it)
+
+// An sgemm of n x n (OpenBLAS on the CPU, cuBLAS on CUDA) through core/gemm.h, 16 entries checked
+// against float64 dot products first. Returns a row with n, gflops, median_ms, max_rel_err;
+// `cuda` is required for a CUDA device.
+Row sgemm_ceiling(Device device, CudaContext* cuda, int64_t n, int warmup, int reps);
+// Sets the CPU threads of OpenBLAS (no-op without it); returns the count in effect.
+int set_blas_threads(int threads);
 
 }  // namespace bench
 }  // namespace mrbm::tools

@@ -39,12 +39,6 @@
 #include "tools/mrbm/bench_timing.h"
 
 namespace mrbm::tools {
-namespace bench {
-// Defined in bench_conv.cpp (to move into bench_timing.h with its owner's agreement).
-Row sgemm_ceiling(Device device, CudaContext* cuda, int64_t n, int warmup, int reps);
-int set_blas_threads(int threads);
-}  // namespace bench
-
 namespace {
 
 using bench::format;
