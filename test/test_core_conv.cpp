@@ -266,18 +266,7 @@ struct AlgoOverrideGuard {
   ~AlgoOverrideGuard() { mrbm::set_conv_algo_override(ConvAlgo::kAuto); }
 };
 
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("wrong exception type: " << e.what());
-  }
-  FAIL("no exception thrown");
-  return {};
-}
+using mrbm::test::message_of;
 
 }  // namespace
 

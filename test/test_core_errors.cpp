@@ -13,19 +13,7 @@ using Catch::Matchers::Contains;
 // Stand-ins for library calls returning a status code (CUDA, cuBLAS, cuDNN, a launcher).
 int fake_status(int code) { return code; }
 
-// The message of the exception of type E that `f` throws; fails the test if none or another type.
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("wrong exception type: " << e.what());
-  }
-  FAIL("no exception thrown");
-  return {};
-}
+using mrbm::test::message_of;
 
 std::string here(int line) { return "test/test_core_errors.cpp:" + std::to_string(line); }
 

@@ -23,18 +23,7 @@ using mrbm::DType;
 using mrbm::Shape;
 using mrbm::Tensor;
 
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("wrong exception type: " << e.what());
-  }
-  FAIL("no exception thrown");
-  return {};
-}
+using mrbm::test::message_of;
 
 // Bitwise equality, so that NaN poison left in a destination is never "equal" to anything and
 // -0.0 differs from +0.0.

@@ -38,18 +38,7 @@ std::vector<uint8_t> cifar_file(int f, const std::vector<uint8_t>& labels) {
   return out;
 }
 
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("wrong exception type: " << e.what());
-  }
-  FAIL("no exception thrown");
-  return {};
-}
+using mrbm::test::message_of;
 
 }  // namespace
 

@@ -60,18 +60,7 @@ void write_png_file(const std::string& path, const Image& img) {
                          static_cast<int>(img.width * img.channels)) != 0);
 }
 
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("wrong exception type: " << e.what());
-  }
-  FAIL("no exception thrown");
-  return {};
-}
+using mrbm::test::message_of;
 
 mrbm::data::ImageFolderOptions options_of(int64_t size, int64_t channels, int threads = 2) {
   mrbm::data::ImageFolderOptions o;

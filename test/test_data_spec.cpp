@@ -53,18 +53,7 @@ mrbm::data::Dataset small(int64_t n) {
   return d;
 }
 
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    FAIL("wrong exception type: " << e.what());
-  }
-  FAIL("no exception thrown");
-  return {};
-}
+using mrbm::test::message_of;
 
 }  // namespace
 
