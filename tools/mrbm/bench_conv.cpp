@@ -501,18 +501,9 @@ void run_conv_bench(const Options& opt) {
   const int blas_threads = bench::set_blas_threads(threads);
 
   bench::ThreadPool pool(threads);
-  std::cout << "mrbm bench conv  " << bench::utc_timestamp() << "\n";
-  std::cout << "build: " << bench::build_line() << "\n";
-  const std::string load_before = bench::load_average();
-  std::cout << "cpu:   " << bench::cpu_model() << ", " << threads << " thread(s) of " << hw
-            << " (OpenBLAS threads " << blas_threads << "), load average " << load_before << "\n";
-  std::string cuda_line;
-#if defined(MRBM_WITH_CUDA)
-  cuda_line = cuda_devices > 0 ? bench::cuda_device_line(0) : "no usable device";
-#else
-  cuda_line = "not built (CPU-only build)";
-#endif
-  std::cout << "cuda:  " << cuda_line << "\n";
+  const bench::BenchHeader header =
+      bench::print_gemm_bench_header(std::cout, "conv", threads, hw, blas_threads, cuda_devices);
+  const std::string& load_before = header.load_average;
   std::cout << "preset " << spec.name << "; validation: max |got - ref| / sum|terms| vs the float64 "
             << "direct reference, fail above " << kMaxRelError << "\n" << std::flush;
 
@@ -668,7 +659,7 @@ void run_conv_bench(const Options& opt) {
     doc["cpu_threads"] = threads;
     doc["load_average_before"] = load_before;
     doc["load_average_after"] = bench::load_average();
-    doc["cuda_device"] = cuda_line;
+    doc["cuda_device"] = header.cuda_device;
     doc["preset"] = spec.name;
     doc["validation"] = {{"max_rel_error", kMaxRelError},
                          {"metric", "max |got - ref| / (same op on |inputs|), float64 reference"}};

@@ -444,4 +444,22 @@ std::string format(const char* fmt, ...) {
   return s;
 }
 
+BenchHeader print_gemm_bench_header(std::ostream& out, const std::string& name, int threads,
+                                    int hardware, int blas_threads, int cuda_devices) {
+  BenchHeader h;
+  out << "mrbm bench " << name << "  " << utc_timestamp() << "\n";
+  out << "build: " << build_line() << "\n";
+  h.load_average = load_average();
+  out << "cpu:   " << cpu_model() << ", " << threads << " thread(s) of " << hardware
+      << " (OpenBLAS threads " << blas_threads << "), load average " << h.load_average << "\n";
+#if defined(MRBM_WITH_CUDA)
+  h.cuda_device = cuda_devices > 0 ? cuda_device_line(0) : "no usable device";
+#else
+  (void)cuda_devices;
+  h.cuda_device = "not built (CPU-only build)";
+#endif
+  out << "cuda:  " << h.cuda_device << "\n" << std::flush;
+  return h;
+}
+
 }  // namespace mrbm::tools::bench

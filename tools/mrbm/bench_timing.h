@@ -215,5 +215,14 @@ Row sgemm_ceiling(Device device, CudaContext* cuda, int64_t n, int warmup, int r
 // Sets the CPU threads of OpenBLAS (no-op without it); returns the count in effect.
 int set_blas_threads(int threads);
 
+// The first lines of a GEMM-based bench (conv, train-step): name and time, build, CPU with the
+// thread counts and the load average, CUDA device. Returns what it printed for the JSON output.
+struct BenchHeader {
+  std::string load_average;
+  std::string cuda_device;
+};
+BenchHeader print_gemm_bench_header(std::ostream& out, const std::string& name, int threads,
+                                    int hardware, int blas_threads, int cuda_devices);
+
 }  // namespace bench
 }  // namespace mrbm::tools

@@ -108,18 +108,9 @@ void run_train_step_bench(const Options& opt) {
   const bool on_cuda = device == "cuda";
   const int steps = opt.steps > 0 ? opt.steps : (on_cuda ? 20 : 5);
 
-  std::cout << "mrbm bench train-step  " << bench::utc_timestamp() << "\n";
-  std::cout << "build: " << bench::build_line() << "\n";
-  const std::string load_before = bench::load_average();
-  std::cout << "cpu:   " << bench::cpu_model() << ", " << threads << " thread(s) of " << hw
-            << " (OpenBLAS threads " << blas_threads << "), load average " << load_before << "\n";
-  std::string cuda_line;
-#if defined(MRBM_WITH_CUDA)
-  cuda_line = cuda_devices > 0 ? bench::cuda_device_line(0) : "no usable device";
-#else
-  cuda_line = "not built (CPU-only build)";
-#endif
-  std::cout << "cuda:  " << cuda_line << "\n" << std::flush;
+  const bench::BenchHeader header =
+      bench::print_gemm_bench_header(std::cout, "train-step", threads, hw, blas_threads, cuda_devices);
+  const std::string& load_before = header.load_average;
 
   std::unique_ptr<CudaContext> cuda;
   Device dev = Device::cpu();
@@ -201,7 +192,7 @@ void run_train_step_bench(const Options& opt) {
     doc["cpu_threads"] = threads;
     doc["load_average_before"] = load_before;
     doc["load_average_after"] = load_after;
-    doc["cuda_device"] = cuda_line;
+    doc["cuda_device"] = header.cuda_device;
     doc["ceiling"] = ceiling;
     Row r;
     r["model"] = spec.name;
