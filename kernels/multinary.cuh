@@ -40,13 +40,14 @@ template <int kThreads = kMultinaryThreads>
 __global__ void __launch_bounds__(kThreads) multinary_forward_kernel(MultinaryArgs a) {
   __shared__ double warp_sums[kThreads / 32];
   const int64_t chunk_start = static_cast<int64_t>(blockIdx.x) * kThreads * kMultinaryItems;
+  const UnitConstants k = unit_constants(a.unit);
   for (int64_t r = blockIdx.y; r < a.rows; r += gridDim.y) {
     const int64_t row_start = r * a.cols;
     double phi = 0.0;
 #pragma unroll
     for (int j = 0; j < kMultinaryItems; ++j) {
       const int64_t c = chunk_start + static_cast<int64_t>(j) * kThreads + threadIdx.x;
-      if (c < a.cols) phi += multinary_element(a, row_start + c, c);
+      if (c < a.cols) phi += multinary_element(a, k, row_start + c, c);
     }
     if (a.row_phi) {
       const double total = block_sum(phi, warp_sums);

@@ -70,9 +70,10 @@ inline Status validate_multinary_args(const MultinaryArgs& a) {
 
 // Everything the pass computes for element i = r * cols + c; returns Phi for the row sum.
 // The single formula behind multinary_forward_cpu and the CUDA kernel.
-MRBM_HD double multinary_element(const MultinaryArgs& a, int64_t i, int64_t c) {
+// k = unit_constants(a.unit), computed once per pass (CPU) or per thread (CUDA).
+MRBM_HD double multinary_element(const MultinaryArgs& a, const UnitConstants& k, int64_t i, int64_t c) {
   const float x = a.bias ? a.x[i] + a.bias[c / a.bias_inner] : a.x[i];
-  const UnitValues v = unit_values(a.unit, x, a.var != nullptr || a.sampler == Sampler::kGaussian,
+  const UnitValues v = unit_values(a.unit, k, x, a.var != nullptr || a.sampler == Sampler::kGaussian,
                                    a.row_phi != nullptr);
   if (a.mean) a.mean[i] = v.mean;
   if (a.var) a.var[i] = v.var;

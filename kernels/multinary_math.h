@@ -91,6 +91,16 @@ struct CopyWindow {
   double low_on_mean;    // sum over vanishing copies of sigma(x - theta_k) (expected count on)
 };
 
+// What a unit's copy sums need that does not depend on x: computed once per pass by
+// unit_constants(), not once per element (libm calls the compiler cannot hoist out of the loop).
+struct UnitConstants {
+  double ratio_equal = 0.0;  // kEqualCopies: e^{d}, the window progression's ratio (inf for d > 745)
+  double q_equal = 0.0;      // kEqualCopies: e^{-d}, from a window edge to the next tail copy
+  double em1 = 0.0;          // kEqualCopies: e^{-d} - 1, the geometric tails' denominator
+  double inv_spacing = 0.0;  // kEqualCopies: 1/d, for the split's count estimates
+  float guess_exp_t = 0.0f;  // kLogitCopies: e^{T/s} (float32, exponent clamped), count estimates
+};
+
 // theta_k, k = 1..N (1-based). kEqualCopies: d (k - (N+1)/2); kLogitCopies: the table's entry;
 // kClosedForm: s logit((k - 1/2)/N) computed directly (the half-integer crossings); kBinary: 0.
 MRBM_HD double copy_offset(const UnitSpec& u, int32_t k) {
@@ -129,7 +139,7 @@ MRBM_HD double copy_ratio(const UnitSpec& u, int32_t k, double ratio_equal) {
 template <bool kStrict>
 MRBM_HD int32_t count_copies_above(const UnitSpec& u, double x, double t, double guess) {
   const double n_max = static_cast<double>(u.n);
-  guess = guess < 0.0 ? 0.0 : (guess > n_max ? n_max : guess);  // also bounds |x| = 1e30
+  guess = guess > 0.0 ? (guess < n_max ? guess : n_max) : 0.0;  // bounds |x| = 1e30; NaN -> 0
   int32_t n = static_cast<int32_t>(guess);
   auto above = [&](int32_t k) {
     const double z = x - copy_offset(u, k);
@@ -140,23 +150,42 @@ MRBM_HD int32_t count_copies_above(const UnitSpec& u, double x, double t, double
   return n;
 }
 
-// Estimate of #{k : theta_k < x - t} (up to the fix-up): equal spacing k < (x - t)/d + (N+1)/2,
-// logit offsets k < N sigma((x - t)/s) + 1/2 (float32 is plenty: the fix-up corrects the last unit).
-MRBM_HD double copy_count_guess(const UnitSpec& u, double x, double t) {
-  if (u.kind == UnitKind::kEqualCopies) {
-    // (1/d is loop invariant; the product's rounding differs from a quotient's, the fix-up absorbs it)
-    return (x - t) * (1.0 / u.spacing) + 0.5 * (static_cast<double>(u.n) + 1.0);
-  }
-  const float a = static_cast<float>((x - t) / u.scale);
-  return static_cast<double>(static_cast<float>(u.n) / (1.0f + ::expf(-a))) + 0.5;
+// Estimates of #{k : theta_k < x - t} for t = T, 0, -T (up to the fix-up): equal spacing
+// k < (x - t)/d + (N+1)/2, logit offsets k < N sigma((x - t)/s) + 1/2. For the logit offsets one
+// float32 e^{-x/s} serves all three through e^{+-T/s} (float32 is plenty: the fix-up corrects the
+// last unit; e^{T/s} is one of the UnitConstants). Both exponents are clamped to +-80 so that no product is
+// 0 * inf: beyond that sigma is 0 or 1 to float precision, and a clamped T/s (s < 0.11) only makes
+// the fix-up walk further.
+MRBM_HD float clamp_exponent(double a) {
+  return static_cast<float>(a < -80.0 ? -80.0 : (a > 80.0 ? 80.0 : a));
 }
 
-MRBM_HD CopySplit copy_split(const UnitSpec& u, double x) {
+struct CopyCountGuesses {
+  double high, nonneg, low;
+};
+
+MRBM_HD CopyCountGuesses copy_count_guesses(const UnitSpec& u, const UnitConstants& c, double x) {
   const double t = kCopyWindowT;
+  const double half = 0.5 * (static_cast<double>(u.n) + 1.0);
+  if (u.kind == UnitKind::kEqualCopies) {
+    // (the product with 1/d rounds differently from a quotient; the fix-up absorbs it)
+    const double inv_d = c.inv_spacing;
+    return {(x - t) * inv_d + half, x * inv_d + half, (x + t) * inv_d + half};
+  }
+  const float n = static_cast<float>(u.n);
+  const float e = ::expf(clamp_exponent(-x / u.scale));
+  const float e_t = c.guess_exp_t;
+  return {static_cast<double>(n / (1.0f + e * e_t)) + 0.5, static_cast<double>(n / (1.0f + e)) + 0.5,
+          static_cast<double>(n / (1.0f + e / e_t)) + 0.5};
+}
+
+MRBM_HD CopySplit copy_split(const UnitSpec& u, const UnitConstants& c, double x) {
+  const double t = kCopyWindowT;
+  const CopyCountGuesses g = copy_count_guesses(u, c, x);
   CopySplit s;
-  s.n_high = count_copies_above<true>(u, x, t, copy_count_guess(u, x, t));
-  s.n_nonneg = count_copies_above<false>(u, x, 0.0, copy_count_guess(u, x, 0.0));
-  s.first_low = count_copies_above<false>(u, x, -t, copy_count_guess(u, x, -t)) + 1;
+  s.n_high = count_copies_above<true>(u, x, t, g.high);
+  s.n_nonneg = count_copies_above<false>(u, x, 0.0, g.nonneg);
+  s.first_low = count_copies_above<false>(u, x, -t, g.low) + 1;
   return s;
 }
 
@@ -219,20 +248,21 @@ MRBM_HD double copy_z_prefix_sum(const UnitSpec& u, double x, int32_t n) {
 // Edge exponentials of one side. `inner` = first window copy of the side (its |z| <= T) or 0 when
 // that half of the window is empty; `outer` = the last tail copy of the side or 0 when the tail is
 // empty. Returns e^{-|z_inner|} in *u_window and e^{-|z_outer|} in *e_tail with one exp: the tail
-// edge follows from the window edge through the spacing ratio (underflow to 0 is the right answer).
+// edge follows from the window edge through inv_ratio = e^{-|theta_outer - theta_inner|}
+// (underflow to 0 is the right answer).
 MRBM_HD void copy_edge_exps(double* u_window, double* e_tail, double abs_z_inner, double abs_z_outer,
-                            bool has_inner, bool has_outer, double ratio) {
+                            bool has_inner, bool has_outer, double inv_ratio) {
   *u_window = 0.0;
   *e_tail = 0.0;
   if (has_inner) {
     *u_window = ::exp(-abs_z_inner);
-    if (has_outer) *e_tail = *u_window / ratio;
+    if (has_outer) *e_tail = *u_window * inv_ratio;
   } else if (has_outer) {
     *e_tail = ::exp(-abs_z_outer);
   }
 }
 
-// Running sums of one window half.
+// Running sums over the window copies.
 struct WindowSums {
   double mean = 0.0;
   double var = 0.0;
@@ -240,6 +270,32 @@ struct WindowSums {
   double product = 1.0;   // product of (1 + u) since the last fold, < 2^64
 };
 
+MRBM_HD void window_fold(WindowSums& w) {
+  if (w.product > 1.8446744073709552e19) {  // 2^64: fold long before float64 overflows
+    w.log_sum += ::log(w.product);
+    w.product = 1.0;
+  }
+}
+
+// Two window copies at once, one of each half: p (z >= 0, u_p = e^{-z}) and m (z < 0, u_m = e^{z}).
+// One division serves both: 1/(1+u_p) = (1+u_m)/((1+u_p)(1+u_m)) and vice versa (two extra
+// roundings, 2e-16 against the 1e-6 budget); the divider, not the multiplies, bounds this loop.
+MRBM_HD void window_pair(WindowSums& w, double u_p, double u_m, bool need_var, bool need_phi) {
+  const double a_p = 1.0 + u_p;
+  const double a_m = 1.0 + u_m;
+  const double a = a_p * a_m;
+  const double inv = 1.0 / a;
+  const double r_p = a_m * inv;
+  const double r_m = a_p * inv;
+  w.mean += r_p + u_m * r_m;
+  if (need_var) w.var += u_p * r_p * r_p + u_m * r_m * r_m;
+  if (need_phi) {
+    w.product *= a;
+    window_fold(w);
+  }
+}
+
+// One window copy (the longer half's remainder): sigma = 1/(1+u) (z >= 0) or u/(1+u) (z < 0).
 MRBM_HD void window_term(WindowSums& w, double uk, bool nonneg, bool need_var, bool need_phi) {
   const double a = 1.0 + uk;
   const double r = 1.0 / a;
@@ -247,25 +303,21 @@ MRBM_HD void window_term(WindowSums& w, double uk, bool nonneg, bool need_var, b
   if (need_var) w.var += uk * r * r;
   if (need_phi) {
     w.product *= a;
-    if (w.product > 1.8446744073709552e19) {  // 2^64: fold long before float64 overflows
-      w.log_sum += ::log(w.product);
-      w.product = 1.0;
-    }
+    window_fold(w);
   }
 }
 
-MRBM_HD UnitValues copy_values(const UnitSpec& u, double x, bool need_var, bool need_phi) {
-  const CopySplit s = copy_split(u, x);
+// e^{-(theta_{k+1} - theta_k)}: the step from window copy k+1 (or k) to tail copy k (or k+1).
+MRBM_HD double copy_inv_ratio(const UnitSpec& u, int32_t k, const UnitConstants& c) {
+  return u.kind == UnitKind::kLogitCopies ? 1.0 / u.table[kCopyTableRatio * u.n + (k - 1)] : c.q_equal;
+}
+
+MRBM_HD UnitValues copy_values(const UnitSpec& u, const UnitConstants& c, double x, bool need_var,
+                               bool need_phi) {
+  const CopySplit s = copy_split(u, c, x);
   const int32_t n = u.n;
-  const bool equal = u.kind == UnitKind::kEqualCopies;
-  // Equal spacing: the progression ratio e^{d} and expm1(-d) of the geometric tails from one exp
-  // (q - 1 has relative error < 3 eps for d >= 0.35; below that expm1 keeps it exact).
-  double ratio_equal = 0.0, em1 = 0.0;
-  if (equal) {
-    const double q = ::exp(-u.spacing);
-    ratio_equal = 1.0 / q;  // inf for d > 745: then no window half has two copies, see copy_edge_exps
-    em1 = u.spacing < 0.35 ? ::expm1(-u.spacing) : q - 1.0;
-  }
+  const double ratio_equal = c.ratio_equal;
+  const double em1 = c.em1;
 
   const bool has_pos = s.n_nonneg > s.n_high;           // copies with 0 <= z <= T
   const bool has_neg = s.first_low - 1 > s.n_nonneg;    // copies with -T <= z < 0
@@ -275,22 +327,29 @@ MRBM_HD UnitValues copy_values(const UnitSpec& u, double x, bool need_var, bool 
   double u_pos, e_high, u_neg, e_low;
   copy_edge_exps(&u_pos, &e_high, has_pos ? x - copy_offset(u, s.n_high + 1) : 0.0,
                  has_high ? x - copy_offset(u, s.n_high) : 0.0, has_pos, has_high,
-                 has_pos && has_high ? copy_ratio(u, s.n_high, ratio_equal) : 1.0);
+                 has_pos && has_high ? copy_inv_ratio(u, s.n_high, c) : 1.0);
   copy_edge_exps(&u_neg, &e_low, has_neg ? copy_offset(u, s.first_low - 1) - x : 0.0,
                  has_low ? copy_offset(u, s.first_low) - x : 0.0, has_neg, has_low,
-                 has_neg && has_low ? copy_ratio(u, s.first_low - 1, ratio_equal) : 1.0);
+                 has_neg && has_low ? copy_inv_ratio(u, s.first_low - 1, c) : 1.0);
   const CopyTails t = copy_tails(u, s, e_high, e_low, em1);
 
   WindowSums w;
-  // Non-negative half, k = n_high+1 .. n_nonneg, u_k = e^{-z_k} growing towards 1.
-  for (int32_t k = s.n_high + 1; k <= s.n_nonneg; ++k) {
-    window_term(w, u_pos, true, need_var, need_phi);
-    if (k < s.n_nonneg) u_pos *= copy_ratio(u, k, ratio_equal);
+  // Non-negative half k = n_high+1 .. n_nonneg (u_k = e^{-z_k} growing towards 1) and negative half
+  // k = first_low-1 down to n_nonneg+1 (u_k = e^{z_k} growing towards 1), walked together: two
+  // independent multiply chains instead of one twice as long, one division per pair.
+  int32_t kp = s.n_high + 1, km = s.first_low - 1;
+  for (; kp <= s.n_nonneg && km > s.n_nonneg; ++kp, --km) {
+    window_pair(w, u_pos, u_neg, need_var, need_phi);
+    if (kp < s.n_nonneg) u_pos *= copy_ratio(u, kp, ratio_equal);
+    if (km - 1 > s.n_nonneg) u_neg *= copy_ratio(u, km - 1, ratio_equal);
   }
-  // Negative half, k = first_low-1 down to n_nonneg+1, u_k = e^{z_k} growing towards 1.
-  for (int32_t k = s.first_low - 1; k > s.n_nonneg; --k) {
+  for (; kp <= s.n_nonneg; ++kp) {
+    window_term(w, u_pos, true, need_var, need_phi);
+    if (kp < s.n_nonneg) u_pos *= copy_ratio(u, kp, ratio_equal);
+  }
+  for (; km > s.n_nonneg; --km) {
     window_term(w, u_neg, false, need_var, need_phi);
-    if (k - 1 > s.n_nonneg) u_neg *= copy_ratio(u, k - 1, ratio_equal);
+    if (km - 1 > s.n_nonneg) u_neg *= copy_ratio(u, km - 1, ratio_equal);
   }
 
   UnitValues v;
@@ -325,9 +384,25 @@ MRBM_HD UnitValues closed_form_values(double n, double s, double x, bool need_va
 
 }  // namespace detail
 
+// The constants of u (UnitConstants); u must be valid. Equal spacing: ratio, q and expm1(-d) from
+// one exp (q - 1 has relative error < 3 eps for d >= 0.35; below that expm1 keeps it exact).
+MRBM_HD UnitConstants unit_constants(const UnitSpec& u) {
+  UnitConstants c;
+  if (u.kind == UnitKind::kEqualCopies) {
+    c.q_equal = ::exp(-u.spacing);
+    c.ratio_equal = 1.0 / c.q_equal;  // inf for d > 745: no window half has two copies then
+    c.em1 = u.spacing < 0.35 ? ::expm1(-u.spacing) : c.q_equal - 1.0;
+    c.inv_spacing = 1.0 / u.spacing;
+  } else if (u.kind == UnitKind::kLogitCopies) {
+    c.guess_exp_t = ::expf(detail::clamp_exponent(kCopyWindowT / u.scale));
+  }
+  return c;
+}
+
 // f, f', Phi of unit u at pre-activation x (see the header comment for the method and the
-// conventions at non-finite x). u must be valid (validate_unit_spec).
-MRBM_HD UnitValues unit_values(const UnitSpec& u, float x, bool need_var, bool need_phi) {
+// conventions at non-finite x). u must be valid (validate_unit_spec); c = unit_constants(u).
+MRBM_HD UnitValues unit_values(const UnitSpec& u, const UnitConstants& c, float x, bool need_var,
+                               bool need_phi) {
   const double n = static_cast<double>(u.n);
   if (!(::fabsf(x) <= 3.402823466e+38f)) {  // NaN or +-inf
     UnitValues v;
@@ -347,9 +422,14 @@ MRBM_HD UnitValues unit_values(const UnitSpec& u, float x, bool need_var, bool n
       return detail::closed_form_values(n, u.scale, xd, need_var, need_phi);
     case UnitKind::kEqualCopies:
     case UnitKind::kLogitCopies:
-      return detail::copy_values(u, xd, need_var, need_phi);
+      return detail::copy_values(u, c, xd, need_var, need_phi);
   }
   return UnitValues{0.0f, 0.0f, 0.0};
+}
+
+// The same, computing the constants on the spot (single evaluations, tests).
+MRBM_HD UnitValues unit_values(const UnitSpec& u, float x, bool need_var, bool need_phi) {
+  return unit_values(u, unit_constants(u), x, need_var, need_phi);
 }
 
 // The split of a copy unit's copies at x for the exact sampler (kEqualCopies, kLogitCopies).
@@ -368,9 +448,9 @@ MRBM_HD CopyWindow copy_window(const UnitSpec& u, float x) {
   }
   if (x < -3.402823466e+38f) return w;  // -inf: all copies off, none on
   const double xd = static_cast<double>(x);
-  const detail::CopySplit s = detail::copy_split(u, xd);
-  const bool equal = u.kind == UnitKind::kEqualCopies;
-  const double em1 = equal ? ::expm1(-u.spacing) : 0.0;
+  const UnitConstants c = unit_constants(u);
+  const detail::CopySplit s = detail::copy_split(u, c, xd);
+  const double em1 = c.em1;
   const double e_high = s.n_high > 0 ? ::exp(-(xd - copy_offset(u, s.n_high))) : 0.0;
   const double e_low = s.first_low <= u.n ? ::exp(xd - copy_offset(u, s.first_low)) : 0.0;
   const detail::CopyTails t = detail::copy_tails(u, s, e_high, e_low, em1);
