@@ -239,8 +239,10 @@ ModelSpec preset(const std::string& name) {
   } else if (name == "paper-fashion" || name == "paper-fashion-binary" || name == "paper-mnist" ||
              name == "paper-mnist-binary") {
     s = make(name, 1, 28, 28, unit, {64, 128, 256}, {}, paper);
+    s.joint = false;  // classification presets: detached layers (docs/models.md: measured)
   } else if (name == "paper-cifar10" || name == "paper-cifar10-binary") {
     s = make(name, 3, 32, 32, unit, {64, 128, 256}, {}, paper);
+    s.joint = false;
   } else if (name == "paper-celeba64") {
     s = make(name, 3, 64, 64, unit, {64, 128, 256, 256}, {1000, 500, 200, 100}, paper);
   } else if (name == "paper-celeba128") {

@@ -8,7 +8,7 @@
 #   binary/     paper-fashion-binary, trained one epoch per `mrbm train` call (--resume), and
 #               classified (`mrbm classify`, C chosen on a held-out 10%) after every epoch
 #   multinary/  paper-fashion, the same architecture and hyperparameters with 255-level units
-#   detached/   ablation: paper-fashion with "joint": false (no gradient between layers)
+#   joint/      ablation: paper-fashion with "joint": true (layer l+1's loss also trains layer l)
 #   mean-sampler/ ablation: paper-fashion with "sampler": "mean" instead of gaussian
 #   specs/      the ablations' model specs, generated from the multinary run's run.json (the
 #               exact paper-fashion spec mrbm used), changing one field each
@@ -30,7 +30,7 @@
 #   MRBM_FASHION_LIMIT [20000]         training images of the DBNs (first K of the train split; all: -1)
 #   MRBM_FASHION_SVM_TRAIN [5000]      training images of the SVM (all: -1)
 #   MRBM_FASHION_SVM_TEST [-1]         test images scored (-1: all 10000)
-#   MRBM_FASHION_SVM_C [0.01,0.1,1]    the SVM costs C to choose from on the hold-out
+#   MRBM_FASHION_SVM_C [0.001,0.01,0.1,1]  the SVM costs C to choose from on the hold-out
 #   MRBM_FASHION_ABLATION [1]          0 skips the two ablation runs
 #   MRBM_DEVICE [auto]                 where to train and extract features (cpu, cuda, cuda:N)
 #   MRBM_FASHION_OUT [out/fashion]     the output folder (kept: runs continue from it)
@@ -57,7 +57,7 @@ epochs=${MRBM_FASHION_EPOCHS:-5}
 limit=${MRBM_FASHION_LIMIT:-20000}
 svm_train=${MRBM_FASHION_SVM_TRAIN:-5000}
 svm_test=${MRBM_FASHION_SVM_TEST:--1}
-svm_c=${MRBM_FASHION_SVM_C:-0.01,0.1,1}
+svm_c=${MRBM_FASHION_SVM_C:-0.001,0.01,0.1,1}
 ablation=${MRBM_FASHION_ABLATION:-1}
 device=${MRBM_DEVICE:-auto}
 mrbm=$build/mrbm
@@ -194,13 +194,13 @@ if [[ $ablation == 1 ]]; then
   python3 - "$out/multinary/run.json" "$out/specs" <<'PY'
 import json, sys
 base = json.load(open(sys.argv[1]))["model_spec"]
-for name, change in (("detached", {"joint": False}), ("mean-sampler", {"sampler": "mean"})):
+for name, change in (("joint", {"joint": True}), ("mean-sampler", {"sampler": "mean"})):
     spec = dict(base, **change, name=f"{base['name']}-{name}")
     with open(f"{sys.argv[2]}/{name}.json", "w") as f:
         json.dump(spec, f, indent=2)
         f.write("\n")
 PY
-  train_run detached "$out/specs/detached.json" 0
+  train_run joint "$out/specs/joint.json" 0
   train_run mean-sampler "$out/specs/mean-sampler.json" 0
 fi
 echo "== pipeline: $(($(date +%s) - start)) s" >&2
