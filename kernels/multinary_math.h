@@ -4,7 +4,8 @@
 //
 //   kBinary       f = sigma(x),        f' = sigma'(x),            Phi = sp(x)
 //   kClosedForm   f = N sigma(x/s),    f' = (N/s) sigma'(x/s),    Phi = N s sp(x/s)
-//                 (one exp and one log1p, float64 so that f keeps its relative accuracy far below 0)
+//                 (one exp and one log1p, float64 so that f keeps its relative accuracy far below 0;
+//                 on the host the vectorizable polynomials of kernels/elementary.h)
 //   kEqualCopies  f = sum_k sigma(z_k), f' = sum_k sigma'(z_k),   Phi = sum_k sp(z_k),
 //                 z_k = x - theta_k, theta_k = d (k - (N+1)/2), k = 1..N
 //   kLogitCopies  the same sums with theta_k = s logit((k - 1/2)/N), read from the float64 table
@@ -57,6 +58,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/elementary.h"
 #include "kernels/hd.h"
 #include "kernels/unit_spec.h"
 
@@ -370,15 +372,18 @@ MRBM_HD UnitValues copy_values(const UnitSpec& u, const UnitConstants& c, double
   return v;
 }
 
-// kBinary (N = 1, s = 1) and kClosedForm: one exp and one log1p in float64.
+// kBinary (N = 1, s = 1) and kClosedForm: one exp and one log1p in float64, branch free (selects
+// only) with the polynomial exp/log1p of kernels/elementary.h, so that the CPU loop of
+// kernels/multinary_cpu.cpp vectorizes. Finite x only (unit_values handles the others first).
 MRBM_HD UnitValues closed_form_values(double n, double s, double x, bool need_var, bool need_phi) {
   const double z = x / s;
-  const double uz = ::exp(-::fabs(z));
+  const double uz = exp_nonpositive(-::fabs(z));
   const double r = 1.0 / (1.0 + uz);
+  const double below = uz * r;  // computed unconditionally: a select of two values vectorizes
   UnitValues v;
-  v.mean = static_cast<float>(n * (z >= 0.0 ? r : uz * r));
+  v.mean = static_cast<float>(n * (z >= 0.0 ? r : below));
   v.var = need_var ? static_cast<float>(n / s * (uz * r * r)) : 0.0f;
-  v.phi = need_phi ? n * s * ((z > 0.0 ? z : 0.0) + ::log1p(uz)) : 0.0;
+  v.phi = need_phi ? n * s * ((z > 0.0 ? z : 0.0) + log1p_unit(uz)) : 0.0;
   return v;
 }
 

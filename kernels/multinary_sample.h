@@ -52,6 +52,12 @@ MRBM_HD float sample_exact_copies(const UnitSpec& u, float x, PhiloxStream& rng)
   return static_cast<float>(count + low_on);
 }
 
+// The gaussian sampler's draw from a standard normal xi: clip(f + sqrt(f') xi, 0, N) (finite x).
+MRBM_HD float gaussian_sample(float mean, float var, float n, float xi) {
+  const float h = mean + ::sqrtf(var) * xi;
+  return h < 0.0f ? 0.0f : (h > n ? n : h);
+}
+
 // One sample of the unit at pre-activation x, given its mean f(x) and variance f'(x).
 MRBM_HD float sample_unit(const UnitSpec& u, Sampler sampler, float x, float mean, float var,
                           PhiloxStream& rng) {
@@ -60,10 +66,8 @@ MRBM_HD float sample_unit(const UnitSpec& u, Sampler sampler, float x, float mea
   switch (sampler) {
     case Sampler::kMean:
       return mean;
-    case Sampler::kGaussian: {
-      const float h = mean + ::sqrtf(var) * rng.normal();
-      return h < 0.0f ? 0.0f : (h > n ? n : h);
-    }
+    case Sampler::kGaussian:
+      return gaussian_sample(mean, var, n, rng.normal());
     case Sampler::kExact:
       switch (u.kind) {
         case UnitKind::kBinary:

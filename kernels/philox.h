@@ -24,9 +24,11 @@
 //     normal()          = sqrt(-2 log u1) * cos(2 pi u2), u1, u2 = uniform_double() (Box-Muller in
 //                         double, four words, the sine of the pair is not cached: a draw's cost and
 //                         result never depend on earlier calls). Tails reach sqrt(106 ln 2) = 8.6.
+//                         log and cos: the branch-free polynomials of kernels/elementary.h on the
+//                         host (so that sampling loops vectorize), CUDA's log and cos on the device.
 // The float result of normal() matches across CPU and GPU unless the double value lies within an
-// ulp or two of a float rounding boundary (CUDA's double log/cos are within 1-2 ulp of glibc's):
-// a probability of about 1e-8 per draw.
+// ulp or two of a float rounding boundary (the two log/cos agree to 1-2 ulp): a probability of
+// about 1e-8 per draw.
 //
 // Everything here is MRBM_HD (kernels/hd.h): one code path for host and device, no CUDA types.
 // The stream keeps its current block in four named registers and shifts them, so no runtime-indexed
@@ -36,6 +38,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "kernels/elementary.h"
 #include "kernels/hd.h"
 
 namespace mrbm::kernels {
@@ -90,9 +93,12 @@ MRBM_HD float uniform_float_from_u32(uint32_t u) {
 
 // Two random words -> double uniform in (0, 1]: 27 bits of a and 26 of b make 53 bits, plus one,
 // times 2^-53. (0, 0) maps to 2^-53, all ones to exactly 1.
+// Assembled from two int32 -> double conversions (exact: (a >> 5) 2^26 + (b >> 6) + 1 < 2^53), not
+// one uint64 -> double, which x86 vectorizes only with AVX-512.
 MRBM_HD double uniform_double_from_u32(uint32_t a, uint32_t b) {
-  const uint64_t bits = (static_cast<uint64_t>(a >> 5) << 26) | static_cast<uint64_t>(b >> 6);
-  return static_cast<double>(bits + 1u) * 1.1102230246251565404e-16;  // 2^-53
+  const double hi = static_cast<double>(static_cast<int32_t>(a >> 5)) * 67108864.0;  // 2^26
+  const double lo = static_cast<double>(static_cast<int32_t>((b >> 6) + 1u));
+  return (hi + lo) * 1.1102230246251565404e-16;  // 2^-53
 }
 
 // The per-element random stream (counter layout in the header comment). Construction is free: the
@@ -137,8 +143,8 @@ struct PhiloxStream {
   MRBM_HD float normal() {
     const double u1 = uniform_double();
     const double u2 = uniform_double();
-    const double r = ::sqrt(-2.0 * ::log(u1));
-    return static_cast<float>(r * ::cos(6.283185307179586476925 * u2));
+    const double r = ::sqrt(-2.0 * log_unit_interval(u1));
+    return static_cast<float>(r * cos_two_pi(u2));
   }
 
  private:

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -62,6 +63,15 @@ inline std::vector<float> random_floats(int64_t n, float lo, float hi, uint64_t 
 
 inline std::vector<float> poisoned(int64_t n) {
   return std::vector<float>(static_cast<size_t>(n), std::numeric_limits<float>::quiet_NaN());
+}
+
+// Bitwise equality of two floats, NaNs included (a NaN equals only a NaN).
+inline bool same_bits(float a, float b) {
+  if (a != a || b != b) return a != a && b != b;
+  uint32_t ua, ub;
+  std::memcpy(&ua, &a, sizeof ua);
+  std::memcpy(&ub, &b, sizeof ub);
+  return ua == ub;
 }
 
 // A fresh folder under the system's temporary folder, removed with its content at scope exit.
