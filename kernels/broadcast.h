@@ -42,23 +42,46 @@ inline Status validate_broadcast_product_args(const BroadcastProductArgs<T>& a) 
   return Status::kOk;
 }
 
+// alpha * row[r] * col[channel], multiplied in that order (the per-(row, channel) part).
 template <class T>
-MRBM_HD void broadcast_product_element(const BroadcastProductArgs<T>& a, int64_t i) {
-  const int64_t r = i / a.cols, c = i - r * a.cols;
+MRBM_HD double broadcast_product_factor(const BroadcastProductArgs<T>& a, int64_t r, int64_t channel) {
   double v = a.alpha;
   if (a.row) v *= a.row[r];
-  if (a.col) v *= static_cast<double>(a.col[c / a.inner]);
+  if (a.col) v *= static_cast<double>(a.col[channel]);
+  return v;
+}
+
+// out[i] from its row-and-channel factor: factor * elem[i] (+ gamma * out[i]), rounded once.
+template <class T>
+MRBM_HD void broadcast_product_finish(const BroadcastProductArgs<T>& a, double factor, int64_t i) {
+  double v = factor;
   if (a.elem) v *= static_cast<double>(a.elem[i]);
   if (a.gamma != 0.0) v += a.gamma * static_cast<double>(a.out[i]);
   a.out[i] = static_cast<T>(v);
 }
 
+// One element (the CUDA kernel's view): the same two steps, so both paths round identically.
+template <class T>
+MRBM_HD void broadcast_product_element(const BroadcastProductArgs<T>& a, int64_t i) {
+  const int64_t r = i / a.cols, c = i - r * a.cols;
+  broadcast_product_finish(a, broadcast_product_factor(a, r, c / a.inner), i);
+}
+
+// The CPU loop walks rows and channel runs, so it needs no division per element and its inner
+// loop vectorizes.
 template <class T>
 inline Status broadcast_product_cpu(const BroadcastProductArgs<T>& a) {
   const Status status = validate_broadcast_product_args(a);
   if (status != Status::kOk) return status;
-  const int64_t n = a.rows * a.cols;
-  for (int64_t i = 0; i < n; ++i) broadcast_product_element(a, i);
+  const int64_t inner = a.col ? a.inner : (a.cols > 0 ? a.cols : 1);  // no col: one run per row
+  const int64_t runs = a.cols / inner;
+  for (int64_t r = 0; r < a.rows; ++r) {
+    for (int64_t ch = 0; ch < runs; ++ch) {
+      const double factor = broadcast_product_factor(a, r, ch);
+      const int64_t start = r * a.cols + ch * inner;
+      for (int64_t i = start; i < start + inner; ++i) broadcast_product_finish(a, factor, i);
+    }
+  }
   return Status::kOk;
 }
 

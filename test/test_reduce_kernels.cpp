@@ -1,4 +1,5 @@
-// The float64 reductions (kernels/reduce.h): each CPU reduction against an independent long double
+// The float64 reductions (kernels/reduce.h) and the broadcast product of their backward
+// (kernels/broadcast.h): each CPU reduction against an independent long double
 // loop (float and double inputs), a sum that float32 accumulation gets wrong and float64 gets
 // exactly, argument validation and workspace sizes; and [cuda] each *_cuda against its *_cpu on
 // sizes 0, 1, 7, 1000, 1 << 20 and shapes like (128, 64 * 16 * 16), fresh random inputs, outputs
@@ -11,6 +12,7 @@
 #include <tuple>
 #include <vector>
 
+#include "kernels/broadcast.h"
 #include "kernels/reduce.h"
 #include "test/test_support.h"
 
@@ -557,4 +559,48 @@ TEST_CASE("CUDA reductions reject invalid arguments and short workspaces",
   CHECK(row_sums_cuda(d_out.ptr, d_x.ptr, rows, 1000, nullptr, 0, nullptr) == cudaSuccess);
   CHECK(cudaDeviceSynchronize() == cudaSuccess);
 #endif
+}
+
+// broadcast_product_cpu walks rows and channel runs; it must give exactly what the per-element
+// formula (broadcast_product_element, the CUDA kernel's) gives, and that must be the product
+// formed in double and rounded once (long double check, 1 ulp of T), for every combination of the
+// optional factors, both gamma modes (gamma = 0 must ignore NaN in out), and odd sizes.
+TEMPLATE_TEST_CASE("broadcast_product_cpu equals the per-element formula", "[reduce-kernels]", float,
+                   double) {
+  using T = TestType;
+  for (const auto& [rows, channels, inner] :
+       std::vector<std::tuple<int64_t, int64_t, int64_t>>{{0, 3, 2}, {1, 1, 1}, {3, 5, 1}, {4, 3, 7}}) {
+    const int64_t cols = channels * inner, n = rows * cols;
+    const auto row = random_values<double>(rows, -2.0, 2.0, 1);
+    const auto col = random_values<T>(channels, -2.0, 2.0, 2);
+    const auto elem = random_values<T>(n, -2.0, 2.0, 3);
+    const auto start = random_values<T>(n, -2.0, 2.0, 4);
+    for (int mask = 0; mask < 16; ++mask) {  // bits: row, col, elem, gamma = 1
+      INFO("rows " << rows << " channels " << channels << " inner " << inner << " mask " << mask);
+      BroadcastProductArgs<T> a;
+      a.row = (mask & 1) ? row.data() : nullptr;
+      a.col = (mask & 2) ? col.data() : nullptr;
+      a.elem = (mask & 4) ? elem.data() : nullptr;
+      a.gamma = (mask & 8) ? 1.0 : 0.0;
+      a.alpha = 0.75;
+      a.rows = rows;
+      a.cols = cols;
+      a.inner = inner;
+      std::vector<T> out = (mask & 8) ? start : nan_values<T>(n), per_element = out;
+      a.out = out.data();
+      REQUIRE(broadcast_product_cpu(a) == Status::kOk);
+      BroadcastProductArgs<T> e = a;
+      e.out = per_element.data();
+      for (int64_t i = 0; i < n; ++i) broadcast_product_element(e, i);
+      for (int64_t i = 0; i < n; ++i) {
+        REQUIRE(std::memcmp(&out[i], &per_element[i], sizeof(T)) == 0);
+        const int64_t r = i / cols, ch = (i % cols) / inner;
+        long double ref = 0.75L * (a.row ? row[r] : 1.0L) * (a.col ? col[ch] : 1.0L) *
+                          (a.elem ? elem[i] : 1.0L);
+        if (mask & 8) ref += start[i];
+        REQUIRE(std::fabs(static_cast<long double>(out[i]) - ref) <=
+                std::numeric_limits<T>::epsilon() * (std::fabs(ref) + 4.0L));
+      }
+    }
+  }
 }
