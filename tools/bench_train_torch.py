@@ -15,8 +15,10 @@ batch and thread count:
              v' = f_v(y(h)), detached (stop-gradient)
   loss       sum over layers of mean_n [F(v_n) - F(v'_n)],
              F(v) = -sum_c a_c sum_p v_cp - sum_j Phi(x_j)
-  joint      the next layer's input is the hidden mean f(x), NOT detached, so every layer's loss
-             also trains the layers below (spec "joint": true)
+  joint      as the preset says: demo and the celeba presets are joint (the next layer's input is
+             the hidden mean f(x), NOT detached, so every layer's loss also trains the layers
+             below, spec "joint": true); the classification presets (paper-fashion, -mnist,
+             -cifar10) detach it ("joint": false, docs/models.md). --joint/--detached override.
   optimizer  torch.optim.Adam, lr 1e-3 (betas 0.9/0.999, eps 1e-8: mrbm's Adam has the same
              semantics)
   init       W ~ N(0, std^2), std = s / (2 (N/2) sqrt(fan_in)) (docs/models.md), biases 0
@@ -30,7 +32,7 @@ reconstruction error to the host, as Trainer::step does for its metrics.
 Timing: random integer images 0..255 (fixed, on the device), --warmup untimed steps, then each of
 --steps steps timed on its own (time.perf_counter; CUDA synchronized), images/s = B / median.
 FLOPs per step as in the C++ bench: sum_l 2 c_l M_l with M_l the layer's multiply-adds at batch B
-and c_l = 5 (layer 0) or 6 (joint layers above it).
+and c_l = 6 for the layers above layer 0 with joint training, 5 otherwise.
 
 Usage: /usr/bin/python3 tools/bench_train_torch.py --model demo --batch 64 --threads 2 --json t.json
 """
@@ -59,14 +61,14 @@ import torch  # noqa: E402 (after the thread count is in the environment)
 import torch.nn.functional as F  # noqa: E402
 
 # The presets of layers/model_spec.cpp with closed N = 255 units: input (C, H, W), conv channels,
-# dense units.
+# dense units, batch, joint.
 PRESETS = {
-    "demo": ((1, 28, 28), [32, 64], [], 64),
-    "paper-fashion": ((1, 28, 28), [64, 128, 256], [], 128),
-    "paper-mnist": ((1, 28, 28), [64, 128, 256], [], 128),
-    "paper-cifar10": ((3, 32, 32), [64, 128, 256], [], 128),
-    "paper-celeba64": ((3, 64, 64), [64, 128, 256, 256], [1000, 500, 200, 100], 128),
-    "paper-celeba128": ((3, 128, 128), [64, 128, 256, 256, 256], [1000, 500, 200, 100], 128),
+    "demo": ((1, 28, 28), [32, 64], [], 64, True),
+    "paper-fashion": ((1, 28, 28), [64, 128, 256], [], 128, False),
+    "paper-mnist": ((1, 28, 28), [64, 128, 256], [], 128, False),
+    "paper-cifar10": ((3, 32, 32), [64, 128, 256], [], 128, False),
+    "paper-celeba64": ((3, 64, 64), [64, 128, 256, 256], [1000, 500, 200, 100], 128, True),
+    "paper-celeba128": ((3, 128, 128), [64, 128, 256, 256, 256], [1000, 500, 200, 100], 128, True),
 }
 N = 255.0
 S = N / 4.0
@@ -131,7 +133,7 @@ class Rbm(torch.nn.Module):
 
 
 def build(preset):
-    (c, h, w), convs, denses, batch = PRESETS[preset]
+    (c, h, w), convs, denses, batch, _ = PRESETS[preset]
     layers = []
     for cout in convs:
         layer = ConvRbm(c, h, w, cout)
@@ -144,7 +146,7 @@ def build(preset):
     return torch.nn.ModuleList(layers), (PRESETS[preset][0]), batch
 
 
-def loss_of(layers, images):
+def loss_of(layers, images, joint):
     """The summed contrastive loss; also layer 0's v' for the reconstruction metric."""
     v = images
     total = 0.0
@@ -162,7 +164,8 @@ def loss_of(layers, images):
         total = total + (free_v - free_neg).mean()
         if recon is None:
             recon = v_neg
-        v = f  # joint training: the hidden mean carries the gradient into the layer below
+        # joint: the hidden mean carries the gradient into the layer below; detached: a constant
+        v = f if joint else f.detach()
     return total, recon
 
 
@@ -183,6 +186,10 @@ def main():
     p.add_argument("--steps", type=int, default=0, help="timed steps (default: cpu 5, cuda 20)")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--joint", dest="joint", action="store_true", default=None,
+                   help="gradient between layers (default: the preset's choice)")
+    g.add_argument("--detached", dest="joint", action="store_false", help="no gradient between layers")
     p.add_argument("--json", help="write the result as JSON to this file")
     args = p.parse_args()
 
@@ -201,6 +208,7 @@ def main():
         torch.backends.cudnn.benchmark = True
     torch.manual_seed(args.seed)
     layers, (c, h, w), default_batch = build(args.model)
+    joint = PRESETS[args.model][4] if args.joint is None else args.joint
     layers = layers.to(dev)
     batch = args.batch or default_batch
     steps = args.steps or (5 if dev == "cpu" else 20)
@@ -209,7 +217,7 @@ def main():
     images = images.to(torch.float32).to(dev)
 
     def step():
-        total, recon = loss_of(layers, images)
+        total, recon = loss_of(layers, images, joint)
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()
@@ -233,18 +241,18 @@ def main():
     med = statistics.median(ms)
     flop = 0.0
     for i, layer in enumerate(layers):
-        flop += 2.0 * (5 if i == 0 else 6) * layer.macs_per_sample * batch
+        flop += 2.0 * (6 if joint and i > 0 else 5) * layer.macs_per_sample * batch
     images_per_s = batch / (med * 1e-3)
     load_after = load_average()
     print(f"bench_train_torch  torch {torch.__version__}, model {args.model}, device {dev}, "
-          f"batch {batch}, {threads} thread(s), {steps} timed step(s) after {args.warmup} warm-up")
+          f"batch {batch}, {'joint' if joint else 'detached'}, {threads} thread(s), {steps} timed step(s) after {args.warmup} warm-up")
     print(f"step: median {med:.2f} ms (min {min(ms):.2f}, max {max(ms):.2f}), {images_per_s:.1f} images/s, "
           f"{flop * 1e-9:.3f} GFLOP/step, {flop / (med * 1e-3) / 1e9:.1f} GFLOP/s; "
           f"last loss {last[0]:.6g}, reconstruction MSE {last[1]:.2f}")
     print(f"load average: before {load_before}, after {load_after}")
     if args.json:
         doc = dict(bench="train_torch", torch=torch.__version__, model=args.model, device=dev,
-                   batch=batch, threads=threads, steps=steps, warmup=args.warmup,
+                   batch=batch, joint=joint, threads=threads, steps=steps, warmup=args.warmup,
                    median_ms=med, min_ms=min(ms), max_ms=max(ms), images_per_s=images_per_s,
                    flop_per_step=flop, gflops=flop / (med * 1e-3) / 1e9,
                    last_loss=last[0], last_recon_mse=last[1],
