@@ -50,6 +50,7 @@
 //   kCopyTableA1/A2  A^m_k = 1 + e^{m(theta_{k-1} - theta_k)} A^m_{k-1}, A^m_1 = 1   (R^H_m = e^{-m z_{n_high}} A^m_{n_high})
 //   kCopyTableB1/B2  B^m_k = 1 + e^{-m(theta_{k+1} - theta_k)} B^m_{k+1}, B^m_N = 1  (R^L_m = e^{m z_{first_low}} B^m_{first_low})
 //   kCopyTableQ      Q_k = Q_{k-1} + (k-1)(theta_k - theta_{k-1}), Q_1 = 0           (sum_H z_k = n_high z_{n_high} + Q_{n_high})
+//   kCopyTableInvRatio  e^{-(theta_{k+1} - theta_k)}                          (k = N: 0; a window edge to its tail)
 //
 // Paired reference: unit_values_reference (kernels/multinary_reference.h), the brute-force sum of
 // all N copies in long double (tests) or double (benchmark).
@@ -77,7 +78,8 @@ constexpr int32_t kCopyTableA2 = 3;
 constexpr int32_t kCopyTableB1 = 4;
 constexpr int32_t kCopyTableB2 = 5;
 constexpr int32_t kCopyTableQ = 6;
-constexpr int32_t kCopyTableRows = 7;
+constexpr int32_t kCopyTableInvRatio = 7;
+constexpr int32_t kCopyTableRows = 8;
 
 struct UnitValues {
   float mean;  // f(x)
@@ -311,7 +313,7 @@ MRBM_HD void window_term(WindowSums& w, double uk, bool nonneg, bool need_var, b
 
 // e^{-(theta_{k+1} - theta_k)}: the step from window copy k+1 (or k) to tail copy k (or k+1).
 MRBM_HD double copy_inv_ratio(const UnitSpec& u, int32_t k, const UnitConstants& c) {
-  return u.kind == UnitKind::kLogitCopies ? 1.0 / u.table[kCopyTableRatio * u.n + (k - 1)] : c.q_equal;
+  return u.kind == UnitKind::kLogitCopies ? u.table[kCopyTableInvRatio * u.n + (k - 1)] : c.q_equal;
 }
 
 MRBM_HD UnitValues copy_values(const UnitSpec& u, const UnitConstants& c, double x, bool need_var,

@@ -9,6 +9,7 @@
 //   A^m_k   = 1 + e^{m (theta_{k-1} - theta_k)} A^m_{k-1},  A^m_1 = 1     R^H_m = e^{-m z_{n_high}} A^m_{n_high}
 //   B^m_k   = 1 + e^{-m (theta_{k+1} - theta_k)} B^m_{k+1}, B^m_N = 1     R^L_m = e^{m z_{first_low}} B^m_{first_low}
 //   Q_k     = Q_{k-1} + (k - 1)(theta_k - theta_{k-1}),      Q_1 = 0      sum_{j<=k} z_j = k z_k + Q_k
+//   inv_ratio_k = e^{-(theta_{k+1} - theta_k)}  (k < N; 0 for k = N)     window edge -> first tail copy
 // (m = 1, 2; docs/math.md section 7). All terms of A, B, Q are positive: the recurrences lose no
 // accuracy. The caller copies the table to the device where the kernel runs and sets UnitSpec::table.
 // Paired reference: copy_offset_reference (kernels/multinary_reference.h) computes theta_k
@@ -68,6 +69,7 @@ inline Status build_copy_table(double* table, const UnitSpec& u) {
   double* b1 = table + static_cast<int64_t>(kCopyTableB1) * n;
   double* b2 = table + static_cast<int64_t>(kCopyTableB2) * n;
   double* q = table + static_cast<int64_t>(kCopyTableQ) * n;
+  double* inv_ratio = table + static_cast<int64_t>(kCopyTableInvRatio) * n;
   // theta_k (index k - 1): numerator and denominator are exact half-integers, so one rounding in
   // the quotient and one in the log; the upper half mirrors the lower half exactly, so the offsets
   // are antisymmetric about 0 like the closed form they approximate.
@@ -81,8 +83,12 @@ inline Status build_copy_table(double* table, const UnitSpec& u) {
       theta[k - 1] = u.scale * std::log((static_cast<double>(k) - 0.5) / (nd - k + 0.5));
     }
   }
-  for (int32_t k = 1; k < n; ++k) ratio[k - 1] = std::exp(theta[k] - theta[k - 1]);
+  for (int32_t k = 1; k < n; ++k) {
+    ratio[k - 1] = std::exp(theta[k] - theta[k - 1]);
+    inv_ratio[k - 1] = std::exp(theta[k - 1] - theta[k]);  // not 1/ratio: one rounding, not two
+  }
   ratio[n - 1] = 0.0;
+  inv_ratio[n - 1] = 0.0;
   a1[0] = 1.0;
   a2[0] = 1.0;
   q[0] = 0.0;

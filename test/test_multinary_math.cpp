@@ -361,6 +361,9 @@ TEST_CASE("the logit table holds the offsets and the tail recurrences", "[multin
           CHECK(tab[kCopyTableTheta * n + k] > tab[kCopyTableTheta * n + k - 1]);
           const ld ratio = std::exp(offset_ld(unit.spec, k + 1) - theta);
           CHECK(std::fabs(tab[kCopyTableRatio * n + k - 1] - ratio) <= 1e-13L * ratio);
+          CHECK(std::fabs(tab[kCopyTableInvRatio * n + k - 1] - 1 / ratio) <= 1e-13L / ratio);
+        } else {
+          CHECK(tab[kCopyTableInvRatio * n + k - 1] == 0.0);
         }
         // A^m_k = sum_{j<=k} e^{-m(theta_k - theta_j)}, B^m_k = sum_{j>=k} e^{-m(theta_j - theta_k)},
         // Q_k = sum_{j<=k} (theta_k - theta_j): all terms positive, so relative 1e-13 covers the
@@ -389,7 +392,7 @@ TEST_CASE("the logit table holds the offsets and the tail recurrences", "[multin
   const Unit eq = make_unit(UnitKind::kEqualCopies, 4, 1.0, 2.0);
   CHECK(copy_offset(eq.spec, 1) == -3.0);
   CHECK(copy_offset(eq.spec, 4) == 3.0);
-  CHECK(copy_table_size(255) == 7 * 255);
+  CHECK(copy_table_size(255) == 8 * 255);
   CHECK(copy_table_size(0) == 0);
 }
 
