@@ -1,7 +1,9 @@
 // Gradient checks of every differentiable op except convolution (test_autodiff_conv.cpp), in
 // float64 on the CPU against central finite differences, plus the tape's bookkeeping: accumulation
 // into a variable used twice, no-grad mode, stop-gradient, and memory returning to its baseline.
+#include <atomic>
 #include <cmath>
+#include <tuple>
 
 #include "autodiff/gradcheck.h"
 #include "autodiff/ops_elementwise.h"
@@ -9,6 +11,8 @@
 #include "autodiff/ops_multinary.h"
 #include "autodiff/ops_reduce.h"
 #include "core/allocator.h"
+#include "core/cpu_threads.h"
+#include "kernels/multinary.h"
 #include "test/multinary_cases.h"
 #include "test/test_support.h"
 
@@ -143,6 +147,72 @@ TEST_CASE("float32 multinary op equals the fused kernel and its float64 twin", "
   const auto p32 = o32.row_phi.value().to_vector<double>();
   const auto p64 = o64.row_phi.value().to_vector<double>();
   for (size_t i = 0; i < p32.size(); ++i) REQUIRE(std::fabs(p32[i] - p64[i]) <= 1e-6 * std::fabs(p64[i]));
+}
+
+// The CPU pass is split over rows on cpu_threads() threads (autodiff/ops_multinary.cpp): mean,
+// row sums and samples must not depend on the split. 64 x 2048 = 4 parts of 2^15 elements at
+// most; the threaded outputs are compared bit for bit with one-thread outputs, and against the
+// fused kernel called once on the whole pass.
+TEST_CASE("the CPU multinary op gives the same bits on 1 and 4 threads", "[autodiff]") {
+  const auto uc = mrbm::test::make_unit_case("closed", kernels::UnitKind::kClosedForm, 255, 255.0 / 4, 1.0);
+  const int64_t rows = 64, cols = 2048;
+  const auto xf = mrbm::test::random_floats(rows * cols, uc.x_lo, uc.x_hi, 81);
+  const SampleRequest request{kernels::Sampler::kGaussian, 1234, 5};
+  auto run = [&](int threads) {
+    set_cpu_threads(threads);
+    Tape tape;
+    const Variable x(Tensor::from_vector(xf, {rows, cols}), false);
+    const auto o = multinary(tape, x, uc.unit, true, true, request);
+    return std::make_tuple(o.mean.value().to_vector<float>(), o.row_phi.value().to_vector<double>(),
+                           o.sample.to_vector<float>());
+  };
+  const int restore = cpu_threads();
+  const auto one = run(1);
+  const auto four = run(4);
+  set_cpu_threads(restore);
+  REQUIRE(std::get<0>(one) == std::get<0>(four));
+  REQUIRE(std::get<1>(one) == std::get<1>(four));
+  REQUIRE(std::get<2>(one) == std::get<2>(four));
+  // And both equal one kernel call over the whole pass.
+  std::vector<float> mean(xf.size()), sample(xf.size());
+  std::vector<double> phi(rows);
+  kernels::MultinaryArgs a;
+  a.mean = mean.data();
+  a.sample = sample.data();
+  a.row_phi = phi.data();
+  a.x = xf.data();
+  a.rows = rows;
+  a.cols = cols;
+  a.unit = uc.unit;
+  a.sampler = request.sampler;
+  a.seed = request.seed;
+  a.offset = request.offset;
+  REQUIRE(kernels::multinary_forward_cpu(a) == kernels::Status::kOk);
+  REQUIRE(std::get<0>(four) == mean);
+  REQUIRE(std::get<1>(four) == phi);
+  REQUIRE(std::get<2>(four) == sample);
+}
+
+TEST_CASE("parallel_for covers every index once, in contiguous parts", "[core]") {
+  const int restore = cpu_threads();
+  for (int threads : {1, 2, 3, 8}) {
+    set_cpu_threads(threads);
+    for (int64_t n : {0, 1, 5, 64, 1000}) {
+      for (int64_t min_part : {1, 7, 2000}) {
+        std::vector<std::atomic<int>> hits(static_cast<size_t>(n));
+        std::atomic<int> parts{0};
+        parallel_for(n, min_part, [&](int64_t begin, int64_t end) {
+          ++parts;
+          for (int64_t i = begin; i < end; ++i) ++hits[static_cast<size_t>(i)];
+        });
+        INFO("threads " << threads << " n " << n << " min_part " << min_part);
+        for (const auto& h : hits) REQUIRE(h.load() == 1);
+        REQUIRE(parts.load() <= threads);
+        if (n > 0) REQUIRE(parts.load() == std::max<int64_t>(1, std::min<int64_t>(threads, n / min_part)));
+      }
+    }
+  }
+  set_cpu_threads(restore);
 }
 
 TEST_CASE("no-grad mode records nothing and stop_gradient blocks the gradient", "[autodiff]") {

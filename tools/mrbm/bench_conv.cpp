@@ -55,6 +55,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_threads.h"
 #include "core/conv.h"
 #include "core/cuda_context.h"
 #include "core/gemm.h"
@@ -123,8 +124,8 @@ Row sgemm_ceiling(Device device, CudaContext* cuda, int64_t n, int warmup, int r
 }
 
 int set_blas_threads(int threads) {
+  set_cpu_threads(threads);  // mrbm's own CPU loops too
 #if defined(MRBM_HAVE_OPENBLAS)
-  openblas_set_num_threads(threads);
   return openblas_get_num_threads();
 #else
   return threads;
