@@ -283,6 +283,20 @@ def main():
           f"noise alone is about {se:.2f} percentage points (one binomial standard error, largest of "
           "the three); the variation over seeds was not measured (one seed per run).")
         w("")
+        common = sorted(set(binary.classify) & set(multi.classify))
+        if common:
+            gaps = [binary.classify[e]["test_error_percent"] - multi.classify[e]["test_error_percent"]
+                    for e in common]
+            last = gaps[-1]
+            se_diff = math.hypot(standard_error(multi.final), standard_error(binary.final))
+            better = sum(g > 0 for g in gaps)
+            w(f"**Multinary against binary:** the multinary DBN's test error is lower after {better} of "
+              f"{len(gaps)} epochs (binary minus multinary: "
+              + ", ".join(f"{g:+.2f}" for g in gaps) + " percentage points); after the last epoch "
+              f"the gap is {last:+.2f} points, {abs(last) / se_diff:.1f} times the standard error of "
+              f"a difference of two independent test errors ({se_diff:.2f} points; both use the same "
+              "test images, so this overstates the noise). One seed per run.")
+            w("")
 
     # --- Budget ----------------------------------------------------------------------------------
     w("## Budget")
