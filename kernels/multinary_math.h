@@ -16,7 +16,7 @@
 // W is summed exactly, H and L by their first two series terms in u = e^{-|z|}:
 //   f  = n_high - (R1H - R2H) + sum_W sigma + (R1L - R2L)
 //   f' = (R1H - 2 R2H) + (R1L - 2 R2L) + sum_W sigma'
-//   Phi = sum_H z_k + (R1H - R2H/2) + sum_W sp + (R1L - R2L/2),
+//   Phi = sum_{H,W} z_k + (R1H - R2H/2) + sum_W log(1 + e^{-z_k}) + (R1L - R2L/2),
 //   RmH = sum_H e^{-m z_k},  RmL = sum_L e^{m z_k}.
 // Why T = 9 (not the table's 7.46): the truncation error of a tail term relative to itself is
 // e^{-2T} (sigma), 3 e^{-2T} (sigma'), e^{-2T}/3 (sp), i.e. 4.6e-8 for sigma' at T = 9 against the
@@ -24,17 +24,20 @@
 // (f' of one copy just above T); at T = 7.46 the truncation alone could use the whole 1e-6 when one copy just past
 // the window edge dominates the sum (large spacing). The window grows from 15 to 18 copies at
 // spacing 1. One T serves all three quantities so that one window pass yields them all.
-// The window is split at z = 0 into its non-negative half (u_k = e^{-z_k} grows with k) and its
-// negative half (u_k = e^{z_k} grows as k falls); both run from the window edge towards z = 0, so
-// every u is in [e^{-T}, 1]: one float64 exp per side (at the edge, shared with the tail), then
-// u_{k+1} = u_k e^{theta_{k+1} - theta_k} (e^{d} for equal spacing, the table's ratios for logit
-// offsets). Per window copy: sigma = 1/(1+u) (z >= 0) or u/(1+u) (z < 0), sigma' = u/(1+u)^2,
-// sp = max(z, 0) + log1p(u), with the log1p terms summed as the log of the product of (1+u) <= 2
-// (folded into a running log before it can overflow). Tails, edge exponents and window sums are
-// float64. Measured with float32 window arithmetic (float64 progression): f off by 1.04e-6 where
-// the window holds hundreds of copies (logit offsets, s = 1, N = 255), and Phi off by 5e-4 because
-// float32 1 + u drops most digits of u = e^{-9}; a float32 progression would also compound the
-// ratio's rounding (16 steps: 1e-6). Far below the offsets the whole f is the low tail, whose
+// The window is one progression v_k = e^{-z_k}, from its high edge (v = e^{-z_{n_high+1}} >=
+// e^{-T}, one float64 exp) upwards: v_{k+1} = v_k e^{theta_{k+1} - theta_k} (e^{d} for equal
+// spacing, the table's ratios for logit offsets), so every v is in [e^{-T}, e^{T}]. Per window copy:
+// sigma = 1/(1+v), sigma' = v/(1+v)^2, sp = z + log(1+v), with the log terms summed as the log of
+// the product of (1+v) (folded into a running log before it can overflow) and the z terms, with the
+// saturated copies' z, as one prefix sum. The tails' edge exponentials follow from the window's
+// first and last v by one step each (an exp per tail only when the window is empty). For z < 0,
+// sp = z + log(1+v) cancels: sp(-9) = 1.2e-4 from two terms near 9 loses 5 of 16 digits, far inside
+// the budget. Copies are taken in pairs: one division gives both 1/(1+v). Tails, edge exponents
+// and window sums are float64. Measured with float32 window arithmetic (float64 progression, in an
+// earlier form of the window with u = e^{-|z|}): f off by 1.04e-6 where the window holds hundreds of
+// copies (logit offsets, s = 1, N = 255), and Phi off by 5e-4 because float32 1 + u drops most
+// digits of u = e^{-9}; a float32 progression would also compound the ratio's rounding (16 steps:
+// 1e-6). Far below the offsets the whole f is the low tail, whose
 // exponent x - theta_k must not be rounded to float32 (3.9e-6, docs/math.md section 7).
 //
 // need_var / need_phi are runtime flags (the functions are force-inlined: with constant or
@@ -249,62 +252,48 @@ MRBM_HD double copy_z_prefix_sum(const UnitSpec& u, double x, int32_t n) {
   return static_cast<double>(n) * 0.5 * (z_1 + z_n);
 }
 
-// Edge exponentials of one side. `inner` = first window copy of the side (its |z| <= T) or 0 when
-// that half of the window is empty; `outer` = the last tail copy of the side or 0 when the tail is
-// empty. Returns e^{-|z_inner|} in *u_window and e^{-|z_outer|} in *e_tail with one exp: the tail
-// edge follows from the window edge through inv_ratio = e^{-|theta_outer - theta_inner|}
-// (underflow to 0 is the right answer).
-MRBM_HD void copy_edge_exps(double* u_window, double* e_tail, double abs_z_inner, double abs_z_outer,
-                            bool has_inner, bool has_outer, double inv_ratio) {
-  *u_window = 0.0;
-  *e_tail = 0.0;
-  if (has_inner) {
-    *u_window = ::exp(-abs_z_inner);
-    if (has_outer) *e_tail = *u_window * inv_ratio;
-  } else if (has_outer) {
-    *e_tail = ::exp(-abs_z_outer);
-  }
-}
-
 // Running sums over the window copies.
 struct WindowSums {
   double mean = 0.0;
   double var = 0.0;
-  double log_sum = 0.0;   // log of the folded part of the product of (1 + u)
-  double product = 1.0;   // product of (1 + u) since the last fold, < 2^64
+  double log_sum = 0.0;   // log of the folded part of the product of (1 + v)
+  double product = 1.0;   // product of (1 + v) since the last fold, < 2^926
 };
 
+// Folds the product into log_sum before it can overflow. A window factor is at most 1 + e^T < 2^13
+// and a pair's 2^26, so 2^900 leaves room; typical windows (tens of copies) never fold, which keeps
+// the branch predictable and the log out of the loop.
 MRBM_HD void window_fold(WindowSums& w) {
-  if (w.product > 1.8446744073709552e19) {  // 2^64: fold long before float64 overflows
+  if (w.product > 0x1p900) {
     w.log_sum += ::log(w.product);
     w.product = 1.0;
   }
 }
 
-// Two window copies at once, one of each half: p (z >= 0, u_p = e^{-z}) and m (z < 0, u_m = e^{z}).
-// One division serves both: 1/(1+u_p) = (1+u_m)/((1+u_p)(1+u_m)) and vice versa (two extra
-// roundings, 2e-16 against the 1e-6 budget); the divider, not the multiplies, bounds this loop.
-MRBM_HD void window_pair(WindowSums& w, double u_p, double u_m, bool need_var, bool need_phi) {
-  const double a_p = 1.0 + u_p;
-  const double a_m = 1.0 + u_m;
-  const double a = a_p * a_m;
+// Two window copies a, b with v = e^{-z}: sigma = 1/(1+v), sigma' = v/(1+v)^2, and 1+v into the
+// product. One division serves both: 1/(1+v_a) = (1+v_b)/((1+v_a)(1+v_b)) (two extra roundings,
+// 2e-16 against the 1e-6 budget); the divider, not the multiplies, bounds this loop.
+MRBM_HD void window_pair(WindowSums& w, double v_a, double v_b, bool need_var, bool need_phi) {
+  const double a_a = 1.0 + v_a;
+  const double a_b = 1.0 + v_b;
+  const double a = a_a * a_b;
   const double inv = 1.0 / a;
-  const double r_p = a_m * inv;
-  const double r_m = a_p * inv;
-  w.mean += r_p + u_m * r_m;
-  if (need_var) w.var += u_p * r_p * r_p + u_m * r_m * r_m;
+  const double r_a = a_b * inv;
+  const double r_b = a_a * inv;
+  w.mean += r_a + r_b;
+  if (need_var) w.var += v_a * r_a * r_a + v_b * r_b * r_b;
   if (need_phi) {
     w.product *= a;
     window_fold(w);
   }
 }
 
-// One window copy (the longer half's remainder): sigma = 1/(1+u) (z >= 0) or u/(1+u) (z < 0).
-MRBM_HD void window_term(WindowSums& w, double uk, bool nonneg, bool need_var, bool need_phi) {
-  const double a = 1.0 + uk;
+// One window copy (an odd window's last).
+MRBM_HD void window_single(WindowSums& w, double v, bool need_var, bool need_phi) {
+  const double a = 1.0 + v;
   const double r = 1.0 / a;
-  w.mean += nonneg ? r : uk * r;
-  if (need_var) w.var += uk * r * r;
+  w.mean += r;
+  if (need_var) w.var += v * r * r;
   if (need_phi) {
     w.product *= a;
     window_fold(w);
@@ -318,60 +307,68 @@ MRBM_HD double copy_inv_ratio(const UnitSpec& u, int32_t k, const UnitConstants&
 
 MRBM_HD UnitValues copy_values(const UnitSpec& u, const UnitConstants& c, double x, bool need_var,
                                bool need_phi) {
-  const CopySplit s = copy_split(u, c, x);
-  const int32_t n = u.n;
-  const double ratio_equal = c.ratio_equal;
-  const double em1 = c.em1;
-
-  const bool has_pos = s.n_nonneg > s.n_high;           // copies with 0 <= z <= T
-  const bool has_neg = s.first_low - 1 > s.n_nonneg;    // copies with -T <= z < 0
+  const double t = kCopyWindowT;
+  const CopyCountGuesses g = copy_count_guesses(u, c, x);  // (the compiler drops the unused one)
+  CopySplit s;
+  s.n_high = count_copies_above<true>(u, x, t, g.high);
+  s.first_low = count_copies_above<false>(u, x, -t, g.low) + 1;
+  s.n_nonneg = 0;  // not needed here: the window is one progression across z = 0
+  const int32_t last = s.first_low - 1;  // window copies: n_high+1 .. last
+  const bool has_window = last > s.n_high;
   const bool has_high = s.n_high > 0;
-  const bool has_low = s.first_low <= n;
+  const bool has_low = s.first_low <= u.n;
 
-  double u_pos, e_high, u_neg, e_low;
-  copy_edge_exps(&u_pos, &e_high, has_pos ? x - copy_offset(u, s.n_high + 1) : 0.0,
-                 has_high ? x - copy_offset(u, s.n_high) : 0.0, has_pos, has_high,
-                 has_pos && has_high ? copy_inv_ratio(u, s.n_high, c) : 1.0);
-  copy_edge_exps(&u_neg, &e_low, has_neg ? copy_offset(u, s.first_low - 1) - x : 0.0,
-                 has_low ? copy_offset(u, s.first_low) - x : 0.0, has_neg, has_low,
-                 has_neg && has_low ? copy_inv_ratio(u, s.first_low - 1, c) : 1.0);
-  const CopyTails t = copy_tails(u, s, e_high, e_low, em1);
+  // One exp at the window's high edge, v = e^{-z_{n_high+1}} >= e^{-T}; the high tail's edge
+  // e^{-z_{n_high}} follows by one step. Without a window each tail edge takes its own exp.
+  double v = 0.0, e_high = 0.0, e_low = 0.0;
+  if (has_window) {
+    v = ::exp(-(x - copy_offset(u, s.n_high + 1)));
+    if (has_high) e_high = v * copy_inv_ratio(u, s.n_high, c);
+  } else if (has_high) {
+    e_high = ::exp(-(x - copy_offset(u, s.n_high)));
+  }
 
+  // The window in one progression v_{k+1} = v_k e^{theta_{k+1} - theta_k} (e^d for equal spacing,
+  // the table's ratios for logit offsets), from e^{-T} up to at most e^{T}, in pairs.
   WindowSums w;
-  // Non-negative half k = n_high+1 .. n_nonneg (u_k = e^{-z_k} growing towards 1) and negative half
-  // k = first_low-1 down to n_nonneg+1 (u_k = e^{z_k} growing towards 1), walked together: two
-  // independent multiply chains instead of one twice as long, one division per pair.
-  int32_t kp = s.n_high + 1, km = s.first_low - 1;
-  for (; kp <= s.n_nonneg && km > s.n_nonneg; ++kp, --km) {
-    window_pair(w, u_pos, u_neg, need_var, need_phi);
-    if (kp < s.n_nonneg) u_pos *= copy_ratio(u, kp, ratio_equal);
-    if (km - 1 > s.n_nonneg) u_neg *= copy_ratio(u, km - 1, ratio_equal);
+  double v_last = v;
+  int32_t k = s.n_high + 1;
+  while (k + 1 <= last) {
+    const double r_k = copy_ratio(u, k, c.ratio_equal);
+    const double v_b = v * r_k;
+    window_pair(w, v, v_b, need_var, need_phi);
+    v_last = v_b;
+    k += 2;
+    // v_{k+2} = v_k (r_k r_{k+1}): the ratio product is off the dependency chain, so the chain
+    // has one multiply per pair, not two.
+    if (k <= last) v *= r_k * copy_ratio(u, k - 1, c.ratio_equal);
   }
-  for (; kp <= s.n_nonneg; ++kp) {
-    window_term(w, u_pos, true, need_var, need_phi);
-    if (kp < s.n_nonneg) u_pos *= copy_ratio(u, kp, ratio_equal);
+  if (k == last) {
+    window_single(w, v, need_var, need_phi);
+    v_last = v;
   }
-  for (; km > s.n_nonneg; --km) {
-    window_term(w, u_neg, false, need_var, need_phi);
-    if (km - 1 > s.n_nonneg) u_neg *= copy_ratio(u, km - 1, ratio_equal);
+  // The low tail's edge e^{z_{first_low}} = e^{-(theta_fl - theta_{fl-1})} / v_{fl-1}.
+  if (has_low) {
+    e_low = has_window ? copy_inv_ratio(u, last, c) / v_last : ::exp(x - copy_offset(u, s.first_low));
   }
+  const CopyTails tl = copy_tails(u, s, e_high, e_low, c.em1);
 
-  UnitValues v;
-  const double mean = static_cast<double>(s.n_high) - (t.r1_high - t.r2_high) + w.mean +
-                      (t.r1_low - t.r2_low);
-  v.mean = static_cast<float>(mean);
-  v.var = need_var ? static_cast<float>((t.r1_high - 2.0 * t.r2_high) +
-                                        (t.r1_low - 2.0 * t.r2_low) + w.var)
-                   : 0.0f;
-  v.phi = 0.0;
+  UnitValues out;
+  const double mean = static_cast<double>(s.n_high) - (tl.r1_high - tl.r2_high) + w.mean +
+                      (tl.r1_low - tl.r2_low);
+  out.mean = static_cast<float>(mean);
+  out.var = need_var ? static_cast<float>((tl.r1_high - 2.0 * tl.r2_high) +
+                                          (tl.r1_low - 2.0 * tl.r2_low) + w.var)
+                     : 0.0f;
+  out.phi = 0.0;
   if (need_phi) {
-    // sp(z) = max(z, 0) + log1p(e^{-|z|}): the max(z, 0) parts of H and W are the z_k with
-    // z_k >= 0, i.e. the prefix sum over 1..n_nonneg.
-    const double z_sum = s.n_nonneg > 0 ? copy_z_prefix_sum(u, x, s.n_nonneg) : 0.0;
-    v.phi = z_sum + (t.r1_high - 0.5 * t.r2_high) + w.log_sum + ::log(w.product) +
-            (t.r1_low - 0.5 * t.r2_low);
+    // sp(z) = z + log1p(e^{-z}) = z + log(1 + v): over H and W the z_k sum to the prefix sum over
+    // 1..last, the window adds the log of its product, the tails their series.
+    const double z_sum = last > 0 ? copy_z_prefix_sum(u, x, last) : 0.0;
+    out.phi = z_sum + (tl.r1_high - 0.5 * tl.r2_high) + w.log_sum + ::log(w.product) +
+              (tl.r1_low - 0.5 * tl.r2_low);
   }
-  return v;
+  return out;
 }
 
 // kBinary (N = 1, s = 1) and kClosedForm: one exp and one log1p in float64, branch free (selects

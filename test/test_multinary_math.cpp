@@ -54,7 +54,7 @@ Unit make_unit(UnitKind kind, int32_t n, double scale, double spacing) {
   return u;
 }
 
-// Every unit of test 1: N in {1, 2, 16, 255}; scales {1, N/4, 32}; spacings {0.5, 1, 2}.
+// Every unit of test 1: N in {1, 2, 16, 255}; scales {1, N/4, 32}; spacings {0.5, 1, 2}, and 0.05 at N = 255.
 std::vector<Unit> all_units() {
   std::vector<Unit> units;
   units.push_back(make_unit(UnitKind::kBinary, 1, 1.0, 1.0));
@@ -65,6 +65,9 @@ std::vector<Unit> all_units() {
     }
     for (double d : {0.5, 1.0, 2.0}) units.push_back(make_unit(UnitKind::kEqualCopies, n, 1.0, d));
   }
+  // Spacing 0.05: the whole window (360 copies wide) holds all 255 copies near x = 0, and its
+  // product of (1 + e^{-z}) passes 2^900, so the fold of the running log (window_fold) is exercised.
+  units.push_back(make_unit(UnitKind::kEqualCopies, 255, 1.0, 0.05));
   return units;
 }
 
