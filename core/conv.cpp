@@ -47,6 +47,7 @@
 #include <mutex>
 #include <tuple>
 
+#include "core/cpu_threads.h"
 #include "core/gemm.h"
 #include "kernels/conv_reference.h"
 #include "kernels/im2col.h"
@@ -189,10 +190,28 @@ ConvAlgo choose_algo(ConvOp op, ConvAlgo requested, const Tensor& out, const Con
 
 // ---- device dispatch of the small kernels ------------------------------------------------------
 
+// CPU im2col/col2im split over images on core/cpu_threads.h's threads (each image owns its columns
+// of col and its part of x: the result is the same whatever the split). A part covers at least
+// 2^15 elements of col, so small layers stay on the calling thread.
+template <class F>
+void for_image_ranges(const ConvShape& s, const F& f) {
+  const int64_t per_image = std::max<int64_t>(1, kernels::conv_col_count(s) / std::max<int64_t>(1, s.batch));
+  const int64_t min_images = std::max<int64_t>(1, (int64_t{1} << 15) / per_image);
+  std::atomic<int> failed{0};
+  parallel_for(s.batch, min_images, [&](int64_t begin, int64_t end) {
+    if (f(begin, end) != kernels::Status::kOk) failed.store(1);
+  });
+  // Parts of a valid call are valid; kept as a check, not an assumption.
+  if (failed.load() != 0) MRBM_KERNEL_CHECK(kernels::Status::kInvalidArgument);
+}
+
 template <class T>
 void run_im2col(Tensor& col, const Tensor& x, const ConvShape& s, CudaContext* cuda) {
   if (cuda == nullptr) {
-    MRBM_KERNEL_CHECK(kernels::im2col_cpu_by_rows(col.data<T>(), x.data<T>(), s));
+    MRBM_KERNEL_CHECK(kernels::validate_im2col_args(col.data<T>(), x.data<T>(), s));
+    for_image_ranges(s, [&](int64_t begin, int64_t end) {
+      return kernels::im2col_cpu_by_rows_batches(col.data<T>(), x.data<T>(), s, begin, end);
+    });
     return;
   }
 #if defined(MRBM_WITH_CUDA)
@@ -205,7 +224,10 @@ void run_im2col(Tensor& col, const Tensor& x, const ConvShape& s, CudaContext* c
 template <class T>
 void run_col2im(Tensor& x, const Tensor& col, const ConvShape& s, CudaContext* cuda) {
   if (cuda == nullptr) {
-    MRBM_KERNEL_CHECK(kernels::col2im_cpu_by_rows(x.data<T>(), col.data<T>(), s));
+    MRBM_KERNEL_CHECK(kernels::validate_im2col_args(col.data<T>(), x.data<T>(), s));
+    for_image_ranges(s, [&](int64_t begin, int64_t end) {
+      return kernels::col2im_cpu_by_rows_batches(x.data<T>(), col.data<T>(), s, begin, end);
+    });
     return;
   }
 #if defined(MRBM_WITH_CUDA)

@@ -124,16 +124,21 @@ Status col2im_cpu(T* x, const T* col, const ConvShape& shape) {
 // same order), computed row by row of col without per-element index divisions: for each kernel
 // tap (ci, i, j) the rows (b, oh) are contiguous runs of out_w values. This is the CPU path of
 // core/conv.cpp; the element-wise functions above stay the reference and the CUDA formula.
+// The *_batches versions do images [b_begin, b_end) only: each image owns its own columns of col
+// and its own part of x, so callers may run disjoint ranges on different threads.
 template <class T>
-Status im2col_cpu_by_rows(T* col, const T* x, const ConvShape& s) {
+Status im2col_cpu_by_rows_batches(T* col, const T* x, const ConvShape& s, int64_t b_begin,
+                                  int64_t b_end) {
   const Status status = validate_im2col_args(col, x, s);
   if (status != Status::kOk) return status;
+  if (b_begin < 0 || b_end > s.batch || b_begin > b_end) return Status::kInvalidArgument;
   const int64_t cols = conv_col_cols(s);
+  const int64_t image_cols = s.out_h * s.out_w;
   for (int64_t ci = 0; ci < s.in_channels; ++ci) {
     for (int64_t i = 0; i < s.kernel_h; ++i) {
       for (int64_t j = 0; j < s.kernel_w; ++j) {
-        T* dst = col + ((ci * s.kernel_h + i) * s.kernel_w + j) * cols;
-        for (int64_t b = 0; b < s.batch; ++b) {
+        T* dst = col + ((ci * s.kernel_h + i) * s.kernel_w + j) * cols + b_begin * image_cols;
+        for (int64_t b = b_begin; b < b_end; ++b) {
           for (int64_t oh = 0; oh < s.out_h; ++oh, dst += s.out_w) {
             const int64_t h = oh * s.stride_h - s.pad_h + i;
             if (h < 0 || h >= s.in_h) {
@@ -154,18 +159,22 @@ Status im2col_cpu_by_rows(T* col, const T* x, const ConvShape& s) {
 }
 
 template <class T>
-Status col2im_cpu_by_rows(T* x, const T* col, const ConvShape& s) {
+Status col2im_cpu_by_rows_batches(T* x, const T* col, const ConvShape& s, int64_t b_begin,
+                                  int64_t b_end) {
   const Status status = validate_im2col_args(col, x, s);
   if (status != Status::kOk) return status;
+  if (b_begin < 0 || b_end > s.batch || b_begin > b_end) return Status::kInvalidArgument;
   const int64_t cols = conv_col_cols(s);
-  for (int64_t k = 0; k < conv_input_count(s); ++k) x[k] = T(0);
+  const int64_t image_cols = s.out_h * s.out_w;
+  const int64_t image_size = s.in_channels * s.in_h * s.in_w;
+  for (int64_t k = b_begin * image_size; k < b_end * image_size; ++k) x[k] = T(0);
   // Taps in increasing (i, j) order within each channel: each pixel receives its terms in the
   // same order as col2im_element sums them, so the results are identical.
   for (int64_t ci = 0; ci < s.in_channels; ++ci) {
     for (int64_t i = 0; i < s.kernel_h; ++i) {
       for (int64_t j = 0; j < s.kernel_w; ++j) {
-        const T* src = col + ((ci * s.kernel_h + i) * s.kernel_w + j) * cols;
-        for (int64_t b = 0; b < s.batch; ++b) {
+        const T* src = col + ((ci * s.kernel_h + i) * s.kernel_w + j) * cols + b_begin * image_cols;
+        for (int64_t b = b_begin; b < b_end; ++b) {
           for (int64_t oh = 0; oh < s.out_h; ++oh, src += s.out_w) {
             const int64_t h = oh * s.stride_h - s.pad_h + i;
             if (h < 0 || h >= s.in_h) continue;
@@ -180,6 +189,16 @@ Status col2im_cpu_by_rows(T* x, const T* col, const ConvShape& s) {
     }
   }
   return Status::kOk;
+}
+
+template <class T>
+Status im2col_cpu_by_rows(T* col, const T* x, const ConvShape& s) {
+  return im2col_cpu_by_rows_batches(col, x, s, 0, s.batch);
+}
+
+template <class T>
+Status col2im_cpu_by_rows(T* x, const T* col, const ConvShape& s) {
+  return col2im_cpu_by_rows_batches(x, col, s, 0, s.batch);
 }
 
 }  // namespace mrbm::kernels

@@ -25,3 +25,26 @@ TEST_CASE("im2col/col2im by rows equal the element-wise reference", "[conv-kerne
     REQUIRE(std::equal(x_rows.begin(), x_rows.end(), x_ref.begin()));
   }
 }
+
+// The *_batches versions on disjoint image ranges (as core/conv.cpp runs them on several threads)
+// build exactly the whole-batch result; out-of-range image ranges are refused.
+TEST_CASE("im2col/col2im by rows over image ranges equal the whole-batch call", "[conv-kernels]") {
+  const ConvShape s = make_conv_shape(5, 3, 9, 7, 4, 4, 4, 2, 2, 1, 1);
+  REQUIRE(validate_conv_shape(s) == Status::kOk);
+  const auto x = mrbm::test::random_floats(conv_input_count(s), -1, 1, 3);
+  const auto c = mrbm::test::random_floats(conv_col_count(s), -1, 1, 4);
+  auto col_all = mrbm::test::poisoned(conv_col_count(s)), x_all = mrbm::test::poisoned(conv_input_count(s));
+  REQUIRE(im2col_cpu_by_rows(col_all.data(), x.data(), s) == Status::kOk);
+  REQUIRE(col2im_cpu_by_rows(x_all.data(), c.data(), s) == Status::kOk);
+  auto col_parts = mrbm::test::poisoned(conv_col_count(s)), x_parts = mrbm::test::poisoned(conv_input_count(s));
+  for (const auto& [b0, b1] : {std::pair<int64_t, int64_t>{3, 5}, {0, 1}, {1, 3}, {3, 3}}) {
+    REQUIRE(im2col_cpu_by_rows_batches(col_parts.data(), x.data(), s, b0, b1) == Status::kOk);
+    REQUIRE(col2im_cpu_by_rows_batches(x_parts.data(), c.data(), s, b0, b1) == Status::kOk);
+  }
+  REQUIRE(std::equal(col_parts.begin(), col_parts.end(), col_all.begin()));  // NaN fails equality
+  REQUIRE(std::equal(x_parts.begin(), x_parts.end(), x_all.begin()));
+  for (const auto& [b0, b1] : {std::pair<int64_t, int64_t>{-1, 2}, {2, 6}, {3, 2}}) {
+    CHECK(im2col_cpu_by_rows_batches(col_parts.data(), x.data(), s, b0, b1) == Status::kInvalidArgument);
+    CHECK(col2im_cpu_by_rows_batches(x_parts.data(), c.data(), s, b0, b1) == Status::kInvalidArgument);
+  }
+}
