@@ -15,7 +15,7 @@
 //       (1/9)^15 / 31 = 1.6e-16 relative). Measured: max relative error 4.9e-16.
 //   log_unit_interval(u) = log(u) for 2^-53 <= u <= 1 (Box-Muller's uniform, kernels/philox.h).
 //       u = m 2^e with m in [sqrt(1/2), sqrt(2)) from the bits, log(m) = 2 atanh(t),
-//       t = (m - 1)/(m + 1), |t| <= 0.172, 11 terms (truncation 0.0295^11 / 23 = 6e-19).
+//       t = (m - 1)/(m + 1), |t| <= 0.172, the same 15-term series (truncation below 1e-23).
 //       Measured: max relative error 4.1e-16.
 //   cos_two_pi(u) = cos(2 pi u) for 0 <= u <= 1: reduced to theta = 2 pi |y| in [0, pi/2],
 //       y = u - round(u) folded at 1/4 (cos(2 pi (1/2 - w)) = -cos(2 pi w)), then the Taylor
@@ -67,12 +67,9 @@ MRBM_HD double exp_nonpositive(double a) {
 #endif
 }
 
-MRBM_HD double log1p_unit(double u) {
-#if defined(__CUDA_ARCH__)
-  return ::log1p(u);
-#else
-  const double t = u / (2.0 + u);
-  const double w = t * t;
+// sum_{j=0}^{14} w^j / (2j + 1), so that atanh(t) = t atanh_series(t^2): the series of log1p_unit
+// (t^2 <= 1/9, truncation 1.6e-16) and of log_unit_interval (t^2 <= 0.0295, far below).
+MRBM_HD double atanh_series(double w) {
   double s = 1.0 / 29.0;
   s = s * w + 1.0 / 27.0;
   s = s * w + 1.0 / 25.0;
@@ -87,7 +84,15 @@ MRBM_HD double log1p_unit(double u) {
   s = s * w + 1.0 / 7.0;
   s = s * w + 1.0 / 5.0;
   s = s * w + 1.0 / 3.0;
-  s = s * w + 1.0;
+  return s * w + 1.0;
+}
+
+MRBM_HD double log1p_unit(double u) {
+#if defined(__CUDA_ARCH__)
+  return ::log1p(u);
+#else
+  const double t = u / (2.0 + u);
+  const double s = atanh_series(t * t);
   return 2.0 * t * s;
 #endif
 }
@@ -113,18 +118,7 @@ MRBM_HD double log_unit_interval(double u) {
   m = high ? half_m : m;
   e = high ? e + 1.0 : e;
   const double t = (m - 1.0) / (m + 1.0);
-  const double w = t * t;
-  double s = 1.0 / 21.0;
-  s = s * w + 1.0 / 19.0;
-  s = s * w + 1.0 / 17.0;
-  s = s * w + 1.0 / 15.0;
-  s = s * w + 1.0 / 13.0;
-  s = s * w + 1.0 / 11.0;
-  s = s * w + 1.0 / 9.0;
-  s = s * w + 1.0 / 7.0;
-  s = s * w + 1.0 / 5.0;
-  s = s * w + 1.0 / 3.0;
-  s = s * w + 1.0;
+  const double s = atanh_series(t * t);
   // ln 2 split in two so that e * ln2_hi is exact (|e| <= 53).
   return (e * 6.93147180369123816490e-01 + 2.0 * t * s) + e * 1.90821492927058770002e-10;
 #endif
