@@ -196,13 +196,7 @@ ConvAlgo choose_algo(ConvOp op, ConvAlgo requested, const Tensor& out, const Con
 template <class F>
 void for_image_ranges(const ConvShape& s, const F& f) {
   const int64_t per_image = std::max<int64_t>(1, kernels::conv_col_count(s) / std::max<int64_t>(1, s.batch));
-  const int64_t min_images = std::max<int64_t>(1, (int64_t{1} << 15) / per_image);
-  std::atomic<int> failed{0};
-  parallel_for(s.batch, min_images, [&](int64_t begin, int64_t end) {
-    if (f(begin, end) != kernels::Status::kOk) failed.store(1);
-  });
-  // Parts of a valid call are valid; kept as a check, not an assumption.
-  if (failed.load() != 0) MRBM_KERNEL_CHECK(kernels::Status::kInvalidArgument);
+  parallel_for_kernel(s.batch, std::max<int64_t>(1, (int64_t{1} << 15) / per_image), f);
 }
 
 template <class T>

@@ -6,6 +6,8 @@
 #include <thread>
 #include <vector>
 
+#include "core/error.h"
+
 #if defined(MRBM_HAVE_OPENBLAS)
 #include <cblas.h>  // OpenBLAS's: declares openblas_set_num_threads
 #endif
@@ -46,6 +48,17 @@ void parallel_for(int64_t n, int64_t min_part, const std::function<void(int64_t,
   }
   fn(n * (parts - 1) / parts, n);
   for (auto& w : workers) w.join();
+}
+
+void parallel_for_kernel(int64_t n, int64_t min_part,
+                         const std::function<kernels::Status(int64_t, int64_t)>& fn) {
+  std::atomic<int> first_error{static_cast<int>(kernels::Status::kOk)};
+  parallel_for(n, min_part, [&](int64_t begin, int64_t end) {
+    const kernels::Status status = fn(begin, end);
+    int expected = static_cast<int>(kernels::Status::kOk);
+    if (status != kernels::Status::kOk) first_error.compare_exchange_strong(expected, static_cast<int>(status));
+  });
+  MRBM_KERNEL_CHECK(static_cast<kernels::Status>(first_error.load()));
 }
 
 }  // namespace mrbm

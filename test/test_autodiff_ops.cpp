@@ -211,6 +211,17 @@ TEST_CASE("parallel_for covers every index once, in contiguous parts", "[core]")
         if (n > 0) REQUIRE(parts.load() == std::max<int64_t>(1, std::min<int64_t>(threads, n / min_part)));
       }
     }
+    // parallel_for_kernel: a failing part throws after all parts ran; all OK parts do not.
+    std::atomic<int> ran{0};
+    CHECK_THROWS_AS(parallel_for_kernel(100, 1,
+                                        [&](int64_t begin, int64_t) {
+                                          ++ran;
+                                          return begin == 0 ? kernels::Status::kInvalidArgument
+                                                            : kernels::Status::kOk;
+                                        }),
+                    InvalidArgument);
+    CHECK(ran.load() == threads);
+    CHECK_NOTHROW(parallel_for_kernel(100, 1, [](int64_t, int64_t) { return kernels::Status::kOk; }));
   }
   set_cpu_threads(restore);
 }
