@@ -56,7 +56,8 @@ void parallel_for_kernel(int64_t n, int64_t min_part,
   parallel_for(n, min_part, [&](int64_t begin, int64_t end) {
     const kernels::Status status = fn(begin, end);
     int expected = static_cast<int>(kernels::Status::kOk);
-    if (status != kernels::Status::kOk) first_error.compare_exchange_strong(expected, static_cast<int>(status));
+    if (status != kernels::Status::kOk)
+      first_error.compare_exchange_strong(expected, static_cast<int>(status));
   });
   MRBM_KERNEL_CHECK(static_cast<kernels::Status>(first_error.load()));
 }

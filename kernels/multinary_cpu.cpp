@@ -2,13 +2,14 @@
 // (kernels/multinary.cuh) is tested against, and the CPU backend.
 //
 // Two loops, one formula. Copy units (and the exact sampler) go element by element through
-// multinary_element(). Binary and closed-form units with the mean or gaussian sampler (what training
-// runs) go through closed_form_row(): the same closed_form_values() of kernels/multinary_math.h, but
-// evaluated over a chunk of a row by a loop without branches or calls, which the compiler vectorizes
-// (2 doubles per instruction at the x86-64 baseline, 4 or 8 in the AVX2 and AVX-512 clones below); stores, samples and
-// the rare non-finite inputs then follow element by element. Every output equals what
-// multinary_element() gives for the same element, bit for bit, except row_phi, which is summed in
-// four interleaved partial sums (a fixed order, so still deterministic) instead of one.
+// multinary_element(). Binary and closed-form units with the mean or gaussian sampler (what
+// training runs) go through closed_form_row(): the same closed_form_values() of
+// kernels/multinary_math.h, but evaluated over a chunk of a row by a loop without branches or
+// calls, which the compiler vectorizes (2 doubles per instruction at the x86-64 baseline, 4 or 8 in
+// the AVX2 and AVX-512 clones below); stores, samples and the rare non-finite inputs then follow.
+// Every output equals what multinary_element() gives for the same element, bit for bit, except
+// row_phi, which is summed in four interleaved partial sums (a fixed order, so still
+// deterministic) instead of one.
 #include <algorithm>
 #include <cstring>
 
@@ -20,7 +21,8 @@ namespace {
 constexpr int64_t kChunk = 256;  // elements per vectorized block (a multiple of 4)
 
 // x + bias for elements c0 .. c0+m-1 of a row, into xe.
-inline void effective_input(const MultinaryArgs& a, const float* x, int64_t c0, int64_t m, float* xe) {
+inline void effective_input(const MultinaryArgs& a, const float* x, int64_t c0, int64_t m,
+                            float* xe) {
   if (!a.bias) {
     std::memcpy(xe, x, sizeof(float) * static_cast<size_t>(m));
   } else if (a.bias_inner == 1) {
@@ -80,7 +82,8 @@ __attribute__((always_inline)) inline double closed_form_row(const MultinaryArgs
     } else if (a.sample) {
       for (int64_t j = 0; j < m; ++j) {
         PhiloxStream rng(a.seed, static_cast<uint64_t>(a.first_element + i0 + j), a.offset);
-        a.sample[i0 + j] = sample_unit(a.unit, a.sampler, xe[j], mean[j], kVar ? var[j] : 0.0f, rng);
+        a.sample[i0 + j] =
+            sample_unit(a.unit, a.sampler, xe[j], mean[j], kVar ? var[j] : 0.0f, rng);
       }
     }
     if (kPhi) {
@@ -91,6 +94,7 @@ __attribute__((always_inline)) inline double closed_form_row(const MultinaryArgs
         p2 += phi[j + 2];
         p3 += phi[j + 3];
       }
+      // The last 1-3 elements of a row (kChunk is a multiple of 4) go to p0, p1, p2 in order.
       for (int64_t t = 0; j < m; ++j, ++t) (t == 0 ? p0 : t == 1 ? p1 : p2) += phi[j];
     }
   }
@@ -111,9 +115,11 @@ void closed_form_rows(const MultinaryArgs& a, const UnitConstants& k) {
   for (int64_t r = 0; r < a.rows; ++r) {
     double phi_sum;
     if (need_var) {
-      phi_sum = need_phi ? closed_form_row<true, true>(a, k, r) : closed_form_row<true, false>(a, k, r);
+      phi_sum =
+          need_phi ? closed_form_row<true, true>(a, k, r) : closed_form_row<true, false>(a, k, r);
     } else {
-      phi_sum = need_phi ? closed_form_row<false, true>(a, k, r) : closed_form_row<false, false>(a, k, r);
+      phi_sum =
+          need_phi ? closed_form_row<false, true>(a, k, r) : closed_form_row<false, false>(a, k, r);
     }
     if (a.row_phi) a.row_phi[r] = phi_sum;
   }

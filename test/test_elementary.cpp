@@ -42,8 +42,10 @@ std::vector<double> samples(double lo, double hi, uint64_t seed) {
 
 TEST_CASE("exp_nonpositive is e^a to 1e-15 on [-708, 0] and 0 beyond", "[elementary]") {
   double worst = 0.0;
-  for (double a : samples(-708.0, 0.0, 1)) worst = std::max(worst, rel_err(exp_nonpositive(a), std::exp(static_cast<long double>(a))));
-  for (double a : {0.0, -0.0, -1e-300, -0.34657359027997264, -0.3465735902799727, -1.0, -707.9999, -708.0}) {
+  for (double a : samples(-708.0, 0.0, 1))
+    worst = std::max(worst, rel_err(exp_nonpositive(a), std::exp(static_cast<long double>(a))));
+  for (double a :
+       {0.0, -0.0, -1e-300, -0.34657359027997264, -0.3465735902799727, -1.0, -707.9999, -708.0}) {
     worst = std::max(worst, rel_err(exp_nonpositive(a), std::exp(static_cast<long double>(a))));
   }
   INFO("max relative error " << worst);
@@ -56,7 +58,8 @@ TEST_CASE("exp_nonpositive is e^a to 1e-15 on [-708, 0] and 0 beyond", "[element
 
 TEST_CASE("log1p_unit is log(1 + u) to 1e-15 on [0, 1], tiny u included", "[elementary]") {
   double worst = 0.0;
-  for (double u : samples(0.0, 1.0, 2)) worst = std::max(worst, rel_err(log1p_unit(u), std::log1p(static_cast<long double>(u))));
+  for (double u : samples(0.0, 1.0, 2))
+    worst = std::max(worst, rel_err(log1p_unit(u), std::log1p(static_cast<long double>(u))));
   for (double u : {1.0, 0.5, 1e-17, 1e-300, 3.3e-308}) {
     worst = std::max(worst, rel_err(log1p_unit(u), std::log1p(static_cast<long double>(u))));
   }
@@ -65,14 +68,17 @@ TEST_CASE("log1p_unit is log(1 + u) to 1e-15 on [0, 1], tiny u included", "[elem
   CHECK(log1p_unit(0.0) == 0.0);
 }
 
-TEST_CASE("log_unit_interval is log(u) on [2^-53, 1] and cos_two_pi is cos(2 pi u) on [0, 1]", "[elementary]") {
+TEST_CASE("log_unit_interval is log(u) on [2^-53, 1] and cos_two_pi is cos(2 pi u) on [0, 1]",
+          "[elementary]") {
   double worst_log = 0.0, worst_cos = 0.0;
   for (double u : samples(0x1p-53, 1.0, 3)) {
     if (u == 1.0) continue;  // log(1) = 0: checked exactly below
-    worst_log = std::max(worst_log, rel_err(log_unit_interval(u), std::log(static_cast<long double>(u))));
+    worst_log =
+        std::max(worst_log, rel_err(log_unit_interval(u), std::log(static_cast<long double>(u))));
   }
   for (double u : {0x1p-53, 0.5, 0.7071067811865476, 0.7071067811865475, 1.0 - 0x1p-53}) {
-    worst_log = std::max(worst_log, rel_err(log_unit_interval(u), std::log(static_cast<long double>(u))));
+    worst_log =
+        std::max(worst_log, rel_err(log_unit_interval(u), std::log(static_cast<long double>(u))));
   }
   CHECK(log_unit_interval(1.0) == 0.0);
   // cos: absolute error (what Box-Muller's r cos(2 pi u) needs). Near u = 1/4 and 3/4 the value is
@@ -80,7 +86,8 @@ TEST_CASE("log_unit_interval is log(u) on [2^-53, 1] and cos_two_pi is cos(2 pi 
   const long double two_pi = 6.283185307179586476925286766559L;
   for (double u : samples(0.0, 1.0, 4)) {
     const long double ref = std::cos(two_pi * static_cast<long double>(u));
-    worst_cos = std::max(worst_cos, static_cast<double>(std::fabs(static_cast<long double>(cos_two_pi(u)) - ref)));
+    worst_cos = std::max(
+        worst_cos, static_cast<double>(std::fabs(static_cast<long double>(cos_two_pi(u)) - ref)));
   }
   CHECK(cos_two_pi(0.0) == 1.0);
   CHECK(cos_two_pi(1.0) == 1.0);
@@ -95,23 +102,25 @@ TEST_CASE("log_unit_interval is log(u) on [2^-53, 1] and cos_two_pi is cos(2 pi 
 // output must be what the per-element formula multinary_element() gives, for every output set,
 // bias layout, row length around the chunk size, and non-finite inputs.
 TEST_CASE("vectorized closed-form pass equals the per-element formula", "[multinary]") {
-  const auto units = {mrbm::test::make_unit_case("binary", UnitKind::kBinary, 1, 1.0, 1.0),
-                      mrbm::test::make_unit_case("closed", UnitKind::kClosedForm, 255, 255.0 / 4, 1.0)};
+  const auto units = {
+      mrbm::test::make_unit_case("binary", UnitKind::kBinary, 1, 1.0, 1.0),
+      mrbm::test::make_unit_case("closed", UnitKind::kClosedForm, 255, 255.0 / 4, 1.0)};
   for (const auto& uc : units) {
     for (int64_t cols : {1, 7, 255, 256, 257, 1000}) {
       for (int64_t inner : {0, 1, 5}) {  // 0: no bias
         if (inner > 1 && cols % inner != 0) continue;
         for (Sampler sampler : {Sampler::kNone, Sampler::kMean, Sampler::kGaussian}) {
           for (int outputs = 0; outputs < 4; ++outputs) {  // bit 0: var, bit 1: row_phi
-            INFO(uc.name << " cols=" << cols << " bias_inner=" << inner << " sampler="
-                         << static_cast<int>(sampler) << " outputs=" << outputs);
+            INFO(uc.name << " cols=" << cols << " bias_inner=" << inner
+                         << " sampler=" << static_cast<int>(sampler) << " outputs=" << outputs);
             const int64_t rows = 3;
             auto x = mrbm::test::random_floats(rows * cols, uc.x_lo, uc.x_hi, 7 + cols + inner);
             const float inf = std::numeric_limits<float>::infinity();
             x[0] = std::numeric_limits<float>::quiet_NaN();
             if (x.size() > 2) x[2] = inf;
             if (x.size() > 4) x[x.size() - 1] = -inf;
-            const auto bias = mrbm::test::random_floats(inner > 0 ? cols / inner : 0, -3.0f, 3.0f, 11);
+            const auto bias =
+                mrbm::test::random_floats(inner > 0 ? cols / inner : 0, -3.0f, 3.0f, 11);
             MultinaryArgs a;
             auto mean = mrbm::test::poisoned(rows * cols), var = mrbm::test::poisoned(rows * cols);
             auto sample = mrbm::test::poisoned(rows * cols);
@@ -134,7 +143,8 @@ TEST_CASE("vectorized closed-form pass equals the per-element formula", "[multin
 
             const UnitConstants k = unit_constants(a.unit);
             MultinaryArgs e = a;  // the same pass, element by element, into fresh buffers
-            auto mean_e = mrbm::test::poisoned(rows * cols), var_e = mrbm::test::poisoned(rows * cols);
+            auto mean_e = mrbm::test::poisoned(rows * cols),
+                 var_e = mrbm::test::poisoned(rows * cols);
             auto sample_e = mrbm::test::poisoned(rows * cols);
             e.mean = mean_e.data();
             e.var = a.var ? var_e.data() : nullptr;
