@@ -79,7 +79,7 @@ MRBM_HD double multinary_element(const MultinaryArgs& a, const UnitConstants& k,
   if (a.var) a.var[i] = v.var;
   if (a.sample) {
     PhiloxStream rng(a.seed, static_cast<uint64_t>(a.first_element + i), a.offset);
-    a.sample[i] = sample_unit(a.unit, a.sampler, x, v.mean, v.var, rng);
+    a.sample[i] = sample_unit(a.unit, k, a.sampler, x, v.mean, v.var, rng);
   }
   return v.phi;
 }

@@ -83,7 +83,7 @@ __attribute__((always_inline)) inline double closed_form_row(const MultinaryArgs
       for (int64_t j = 0; j < m; ++j) {
         PhiloxStream rng(a.seed, static_cast<uint64_t>(a.first_element + i0 + j), a.offset);
         a.sample[i0 + j] =
-            sample_unit(a.unit, a.sampler, xe[j], mean[j], kVar ? var[j] : 0.0f, rng);
+            sample_unit(a.unit, k, a.sampler, xe[j], mean[j], kVar ? var[j] : 0.0f, rng);
       }
     }
     if (kPhi) {

@@ -127,11 +127,10 @@ MRBM_HD double copy_offset(const UnitSpec& u, int32_t k) {
 
 namespace detail {
 
-// Where the copies split at x: 1..n_high have z > T, n_high+1..n_nonneg have 0 <= z <= T,
-// n_nonneg+1..first_low-1 have -T <= z < 0, first_low..N have z < -T.
+// Where the copies split at x: 1..n_high have z > T, n_high+1..first_low-1 have -T <= z <= T (the
+// window), first_low..N have z < -T.
 struct CopySplit {
   int32_t n_high;
-  int32_t n_nonneg;
   int32_t first_low;
 };
 
@@ -157,9 +156,9 @@ MRBM_HD int32_t count_copies_above(const UnitSpec& u, double x, double t, double
   return n;
 }
 
-// Estimates of #{k : theta_k < x - t} for t = T, 0, -T (up to the fix-up): equal spacing
+// Estimates of #{k : theta_k < x - t} for t = T and -T (up to the fix-up): equal spacing
 // k < (x - t)/d + (N+1)/2, logit offsets k < N sigma((x - t)/s) + 1/2. For the logit offsets one
-// float32 e^{-x/s} serves all three through e^{+-T/s} (float32 is plenty: the fix-up corrects the
+// float32 e^{-x/s} serves both through e^{+-T/s} (float32 is plenty: the fix-up corrects the
 // last unit; e^{T/s} is one of the UnitConstants). Both exponents are clamped to +-80 so that no product is
 // 0 * inf: beyond that sigma is 0 or 1 to float precision, and a clamped T/s (s < 0.11) only makes
 // the fix-up walk further.
@@ -168,7 +167,7 @@ MRBM_HD float clamp_exponent(double a) {
 }
 
 struct CopyCountGuesses {
-  double high, nonneg, low;
+  double high, low;
 };
 
 MRBM_HD CopyCountGuesses copy_count_guesses(const UnitSpec& u, const UnitConstants& c, double x) {
@@ -177,12 +176,12 @@ MRBM_HD CopyCountGuesses copy_count_guesses(const UnitSpec& u, const UnitConstan
   if (u.kind == UnitKind::kEqualCopies) {
     // (the product with 1/d rounds differently from a quotient; the fix-up absorbs it)
     const double inv_d = c.inv_spacing;
-    return {(x - t) * inv_d + half, x * inv_d + half, (x + t) * inv_d + half};
+    return {(x - t) * inv_d + half, (x + t) * inv_d + half};
   }
   const float n = static_cast<float>(u.n);
   const float e = ::expf(clamp_exponent(-x / u.scale));
   const float e_t = c.guess_exp_t;
-  return {static_cast<double>(n / (1.0f + e * e_t)) + 0.5, static_cast<double>(n / (1.0f + e)) + 0.5,
+  return {static_cast<double>(n / (1.0f + e * e_t)) + 0.5,
           static_cast<double>(n / (1.0f + e / e_t)) + 0.5};
 }
 
@@ -191,7 +190,6 @@ MRBM_HD CopySplit copy_split(const UnitSpec& u, const UnitConstants& c, double x
   const CopyCountGuesses g = copy_count_guesses(u, c, x);
   CopySplit s;
   s.n_high = count_copies_above<true>(u, x, t, g.high);
-  s.n_nonneg = count_copies_above<false>(u, x, 0.0, g.nonneg);
   s.first_low = count_copies_above<false>(u, x, -t, g.low) + 1;
   return s;
 }
@@ -307,12 +305,7 @@ MRBM_HD double copy_inv_ratio(const UnitSpec& u, int32_t k, const UnitConstants&
 
 MRBM_HD UnitValues copy_values(const UnitSpec& u, const UnitConstants& c, double x, bool need_var,
                                bool need_phi) {
-  const double t = kCopyWindowT;
-  const CopyCountGuesses g = copy_count_guesses(u, c, x);  // (the compiler drops the unused one)
-  CopySplit s;
-  s.n_high = count_copies_above<true>(u, x, t, g.high);
-  s.first_low = count_copies_above<false>(u, x, -t, g.low) + 1;
-  s.n_nonneg = 0;  // not needed here: the window is one progression across z = 0
+  const CopySplit s = copy_split(u, c, x);
   const int32_t last = s.first_low - 1;  // window copies: n_high+1 .. last
   const bool has_window = last > s.n_high;
   const bool has_high = s.n_high > 0;
@@ -439,7 +432,8 @@ MRBM_HD UnitValues unit_values(const UnitSpec& u, float x, bool need_var, bool n
 // The split of a copy unit's copies at x for the exact sampler (kEqualCopies, kLogitCopies).
 // Window copies are n_high+1 .. first_low-1; the means are the M = 2 tail sums (sigma(-z) for
 // z > T is e^{-z} - e^{-2z} + ..., relative truncation error e^{-2T}). NaN x: {0, 1, 0, NaN}.
-MRBM_HD CopyWindow copy_window(const UnitSpec& u, float x) {
+// c = unit_constants(u).
+MRBM_HD CopyWindow copy_window(const UnitSpec& u, const UnitConstants& c, float x) {
   CopyWindow w{0, 1, 0.0, 0.0};
   if (x != x) {
     w.low_on_mean = static_cast<double>(x);
@@ -452,7 +446,6 @@ MRBM_HD CopyWindow copy_window(const UnitSpec& u, float x) {
   }
   if (x < -3.402823466e+38f) return w;  // -inf: all copies off, none on
   const double xd = static_cast<double>(x);
-  const UnitConstants c = unit_constants(u);
   const detail::CopySplit s = detail::copy_split(u, c, xd);
   const double em1 = c.em1;
   const double e_high = s.n_high > 0 ? ::exp(-(xd - copy_offset(u, s.n_high))) : 0.0;
@@ -463,6 +456,11 @@ MRBM_HD CopyWindow copy_window(const UnitSpec& u, float x) {
   w.high_off_mean = t.r1_high - t.r2_high;
   w.low_on_mean = t.r1_low - t.r2_low;
   return w;
+}
+
+// The same, computing the constants on the spot (single evaluations, tests).
+MRBM_HD CopyWindow copy_window(const UnitSpec& u, float x) {
+  return copy_window(u, unit_constants(u), x);
 }
 
 }  // namespace mrbm::kernels

@@ -11,7 +11,8 @@
 //              copies:       windowed Poisson-binomial: saturated copies contribute
 //                            n_high - Poisson(sum_H sigma(theta_k - x)), window copies a Bernoulli
 //                            each, vanishing copies Poisson(sum_L sigma(x - theta_k)); each Poisson
-//                            is capped at its group's size. Total-variation error <= 2e^{-2T}/(1-e^{-2d}).
+//                            is capped at its group's size. Total-variation error <=
+//                            2e^{-2T}/(1-e^{-2d}).
 // A NaN pre-activation gives a NaN sample (clip would otherwise hide it).
 #pragma once
 
@@ -38,8 +39,9 @@ MRBM_HD int64_t closed_form_copy_count(const UnitSpec& u) {
 
 MRBM_HD double logistic(double z) { return 1.0 / (1.0 + ::exp(-z)); }
 
-MRBM_HD float sample_exact_copies(const UnitSpec& u, float x, PhiloxStream& rng) {
-  const CopyWindow w = copy_window(u, x);
+MRBM_HD float sample_exact_copies(const UnitSpec& u, const UnitConstants& c, float x,
+                                  PhiloxStream& rng) {
+  const CopyWindow w = copy_window(u, c, x);
   int32_t high_off = sample_poisson(rng, w.high_off_mean);
   if (high_off > w.n_high) high_off = w.n_high;
   int32_t count = w.n_high - high_off;
@@ -58,9 +60,10 @@ MRBM_HD float gaussian_sample(float mean, float var, float n, float xi) {
   return h < 0.0f ? 0.0f : (h > n ? n : h);
 }
 
-// One sample of the unit at pre-activation x, given its mean f(x) and variance f'(x).
-MRBM_HD float sample_unit(const UnitSpec& u, Sampler sampler, float x, float mean, float var,
-                          PhiloxStream& rng) {
+// One sample of the unit at pre-activation x, given its mean f(x), its variance f'(x) and
+// c = unit_constants(u) (the pass's, computed once).
+MRBM_HD float sample_unit(const UnitSpec& u, const UnitConstants& c, Sampler sampler, float x,
+                          float mean, float var, PhiloxStream& rng) {
   if (x != x) return x;  // NaN in, NaN out
   const float n = static_cast<float>(u.n);
   switch (sampler) {
@@ -75,11 +78,12 @@ MRBM_HD float sample_unit(const UnitSpec& u, Sampler sampler, float x, float mea
         case UnitKind::kClosedForm: {
           const int64_t copies = closed_form_copy_count(u);
           const double p = logistic(static_cast<double>(x) / u.scale);
-          return static_cast<float>(sample_binomial(rng, static_cast<int32_t>(copies), p) / u.scale);
+          return static_cast<float>(sample_binomial(rng, static_cast<int32_t>(copies), p) /
+                                    u.scale);
         }
         case UnitKind::kEqualCopies:
         case UnitKind::kLogitCopies:
-          return sample_exact_copies(u, x, rng);
+          return sample_exact_copies(u, c, x, rng);
       }
       return mean;
     case Sampler::kNone:
