@@ -1,8 +1,25 @@
 // core/cpu_threads.h.
+//
+// One persistent pool for every CPU loop of mrbm, GEMMs included (core/gemm.cpp splits them over
+// it and keeps OpenBLAS on one thread). Measured on the 2-core test machine before this pool: with
+// OpenBLAS's own threads, its idle worker spins in sched_yield for up to 2^28 cycles after each
+// GEMM and fights mrbm's loops for the second core (18% of a demo training step in __schedule); a
+// run with OPENBLAS_THREAD_TIMEOUT=4 trained 26% faster. One pool means no such contention.
+//
+// Protocol: the caller publishes a job (fn, n, parts) and then a new `ticket` = (generation << 8 |
+// parts) with release order. Worker w (1 .. size-1) runs part w when w < parts and then counts
+// itself into `done_`; the caller runs part 0 and waits until done_ == parts - 1. A worker whose
+// index is >= parts never touches the job, so the caller waits only for the workers it uses, and
+// the next job is published only after those are done: a late worker cannot see a half-written
+// job. Workers spin for kSpin after a job (the next parallel loop of a training step usually
+// follows within microseconds), then sleep on a condition variable.
 #include "core/cpu_threads.h"
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -11,11 +28,132 @@
 #if defined(MRBM_HAVE_OPENBLAS)
 #include <cblas.h>  // OpenBLAS's: declares openblas_set_num_threads
 #endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 
 namespace mrbm {
 namespace {
 
 std::atomic<int> g_threads{0};  // 0: not set, use the hardware's count
+
+constexpr auto kSpin = std::chrono::microseconds(50);
+constexpr uint64_t kPartsBits = 8;  // parts <= 255 per job (more threads run in rounds)
+constexpr int kMaxParts = (1 << kPartsBits) - 1;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  _mm_pause();
+#else
+  std::this_thread::yield();
+#endif
+}
+
+thread_local bool t_in_pool_part = false;  // nested parallel_for runs serially
+
+class Pool {
+ public:
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lock(sleep_mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    for (auto& w : workers_) w.join();
+  }
+
+  // Runs fn(part) for part in [0, parts); false if the pool is busy with another caller's job
+  // (then the caller runs the parts itself).
+  bool run(int parts, const std::function<void(int)>& fn) {
+    std::unique_lock<std::mutex> submit(submit_mutex_, std::try_to_lock);
+    if (!submit.owns_lock()) return false;
+    grow(parts - 1);
+    job_ = &fn;
+    done_.store(0, std::memory_order_relaxed);
+    const uint64_t ticket = ((++generation_) << kPartsBits) | static_cast<uint64_t>(parts);
+    {
+      std::lock_guard<std::mutex> lock(sleep_mutex_);
+      ticket_.store(ticket, std::memory_order_release);
+    }
+    if (sleepers_.load(std::memory_order_acquire) > 0) wake_.notify_all();
+    run_part(fn, 0);
+    // The other parts take about as long as ours: spin, yielding the core after a while in case
+    // a worker waits for it (more threads than cores).
+    for (int i = 1; done_.load(std::memory_order_acquire) != parts - 1; ++i) {
+      if (i < 4096) {
+        cpu_relax();
+      } else {
+        std::this_thread::yield();
+      }
+    }
+    job_ = nullptr;
+    return true;
+  }
+
+ private:
+  static void run_part(const std::function<void(int)>& fn, int part) {
+    t_in_pool_part = true;
+    fn(part);
+    t_in_pool_part = false;
+  }
+
+  void grow(int workers) {
+    while (static_cast<int>(workers_.size()) < workers) {
+      const int index = static_cast<int>(workers_.size()) + 1;
+      workers_.emplace_back([this, index] { worker_loop(index); });
+    }
+  }
+
+  // Waits for a job that uses this worker (index < its parts); returns its ticket, or 0 when the
+  // pool stops. After a job of its own the worker spins for kSpin before it sleeps.
+  uint64_t next_ticket(uint64_t& seen, int index, bool spin) {
+    auto mine = [&](uint64_t t) { return t != seen && index < static_cast<int>(t & kMaxParts); };
+    if (spin) {
+      const auto spin_end = std::chrono::steady_clock::now() + kSpin;
+      for (int i = 1;; ++i) {
+        const uint64_t t = ticket_.load(std::memory_order_acquire);
+        if (mine(t)) return t;
+        seen = t;  // a job for fewer threads: not ours
+        if (i % 64 == 0 && std::chrono::steady_clock::now() > spin_end) break;
+        cpu_relax();
+      }
+    }
+    std::unique_lock<std::mutex> lock(sleep_mutex_);
+    sleepers_.fetch_add(1, std::memory_order_acq_rel);
+    wake_.wait(lock, [&] { return stopping_ || mine(ticket_.load(std::memory_order_acquire)); });
+    sleepers_.fetch_sub(1, std::memory_order_acq_rel);
+    return stopping_ ? 0 : ticket_.load(std::memory_order_acquire);
+  }
+
+  void worker_loop(int index) {
+    uint64_t seen = 0;
+    bool spin = false;
+    for (;;) {
+      const uint64_t ticket = next_ticket(seen, index, spin);
+      if (ticket == 0) return;
+      seen = ticket;
+      run_part(*job_, index);
+      done_.fetch_add(1, std::memory_order_release);
+      spin = true;
+    }
+  }
+
+  std::mutex submit_mutex_;  // one job at a time
+  std::vector<std::thread> workers_;
+  const std::function<void(int)>* job_ = nullptr;
+  uint64_t generation_ = 0;
+  std::atomic<uint64_t> ticket_{0};
+  std::atomic<int> done_{0};
+  std::atomic<int> sleepers_{0};
+  std::mutex sleep_mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // guarded by sleep_mutex_
+};
+
+Pool& pool() {
+  static Pool p;
+  return p;
+}
 
 }  // namespace
 
@@ -26,28 +164,34 @@ int cpu_threads() {
 }
 
 void set_cpu_threads(int n) {
-  n = std::max(1, n);
-  g_threads.store(n, std::memory_order_relaxed);
+  g_threads.store(std::max(1, n), std::memory_order_relaxed);
+  use_one_blas_thread();
+}
+
+void use_one_blas_thread() {
 #if defined(MRBM_HAVE_OPENBLAS)
-  openblas_set_num_threads(n);
+  static std::once_flag once;
+  std::call_once(once, [] { openblas_set_num_threads(1); });
 #endif
 }
 
 void parallel_for(int64_t n, int64_t min_part, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
-  const int64_t parts =
-      std::max<int64_t>(1, std::min<int64_t>(cpu_threads(), n / std::max<int64_t>(1, min_part)));
-  if (parts == 1) {
-    fn(0, n);
+  const int64_t parts = std::max<int64_t>(
+      1, std::min<int64_t>({cpu_threads(), n / std::max<int64_t>(1, min_part), kMaxParts}));
+  auto range = [&](int64_t p) { fn(n * p / parts, n * (p + 1) / parts); };
+  if (parts == 1 || t_in_pool_part) {
+    if (parts == 1) {
+      fn(0, n);
+    } else {
+      for (int64_t p = 0; p < parts; ++p) range(p);
+    }
     return;
   }
-  std::vector<std::thread> workers;
-  workers.reserve(static_cast<size_t>(parts - 1));
-  for (int64_t p = 0; p + 1 < parts; ++p) {
-    workers.emplace_back([&fn, n, p, parts] { fn(n * p / parts, n * (p + 1) / parts); });
+  const std::function<void(int)> part = [&](int p) { range(p); };
+  if (!pool().run(static_cast<int>(parts), part)) {
+    for (int64_t p = 0; p < parts; ++p) range(p);
   }
-  fn(n * (parts - 1) / parts, n);
-  for (auto& w : workers) w.join();
 }
 
 void parallel_for_kernel(int64_t n, int64_t min_part,

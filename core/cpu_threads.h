@@ -1,6 +1,7 @@
-// How many threads mrbm's own CPU loops use (the multinary passes of autodiff/ops_multinary.cpp),
-// and a parallel loop over contiguous ranges. OpenBLAS has its own thread count; set_cpu_threads
-// sets both, so `--threads 1` means one thread everywhere.
+// How many threads mrbm's CPU loops use (GEMMs, im2col/col2im, the multinary passes), and a
+// parallel loop over contiguous ranges on one persistent pool. OpenBLAS runs on one thread: core/
+// gemm.cpp splits each product over this pool instead, so that no second set of threads competes
+// with mrbm's loops for the cores (core/cpu_threads.cpp says what that cost).
 #pragma once
 
 #include <cstdint>
@@ -13,13 +14,20 @@ namespace mrbm {
 // Threads for mrbm's CPU loops: std::thread::hardware_concurrency() until set (at least 1).
 int cpu_threads();
 
-// Sets mrbm's CPU loops and OpenBLAS (when linked) to n >= 1 threads.
+// Sets mrbm's CPU loops (GEMMs included) to n >= 1 threads.
 void set_cpu_threads(int n);
 
+// Sets OpenBLAS (when linked) to one thread, once per process; core/gemm.cpp calls it before its
+// first product. A program that embeds mrbm and calls OpenBLAS itself gets one OpenBLAS thread too
+// (openblas_set_num_threads after mrbm's first GEMM changes it back, at the cost of contention).
+void use_one_blas_thread();
+
 // Calls fn(begin, end) on contiguous parts of [0, n), at most cpu_threads() parts of at least
-// min_part items each (fewer parts when n is small); the calling thread runs the last part, the
-// others run on short-lived threads (starting one costs ~20 us, so min_part should keep a part at
-// ~100 us of work or more). Returns after every part is done; fn must not throw.
+// min_part items each (fewer parts when n is small); part p is [n p / parts, n (p + 1) / parts)
+// whoever runs it. The calling thread runs part 0, the pool's workers the others (handing a part
+// to a spinning worker costs about a microsecond, to a sleeping one 10-50 us: keep parts at ~20 us
+// of work or more). Returns after every part is done; fn must not throw. Called from inside a part,
+// or while another thread's loop holds the pool, it runs the parts on the calling thread.
 void parallel_for(int64_t n, int64_t min_part, const std::function<void(int64_t, int64_t)>& fn);
 
 // parallel_for over parts that each run a CPU kernel: throws (MRBM_KERNEL_CHECK) with the first

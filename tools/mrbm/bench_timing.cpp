@@ -451,7 +451,8 @@ BenchHeader print_gemm_bench_header(std::ostream& out, const std::string& name, 
   out << "build: " << build_line() << "\n";
   h.load_average = load_average();
   out << "cpu:   " << cpu_model() << ", " << threads << " thread(s) of " << hardware
-      << " (OpenBLAS threads " << blas_threads << "), load average " << h.load_average << "\n";
+      << " (GEMMs split over them, OpenBLAS threads per part " << blas_threads
+      << "), load average " << h.load_average << "\n";
 #if defined(MRBM_WITH_CUDA)
   h.cuda_device = cuda_devices > 0 ? cuda_device_line(0) : "no usable device";
 #else

@@ -212,7 +212,8 @@ std::string format(const char* fmt, ...)
 // against float64 dot products first. Returns a row with n, gflops, median_ms, max_rel_err;
 // `cuda` is required for a CUDA device.
 Row sgemm_ceiling(Device device, CudaContext* cuda, int64_t n, int warmup, int reps);
-// Sets the CPU threads of OpenBLAS (no-op without it); returns the count in effect.
+// Sets mrbm's CPU threads (set_cpu_threads: GEMMs are split over them); returns OpenBLAS's own
+// thread count per GEMM part (1; `threads` without OpenBLAS).
 int set_blas_threads(int threads);
 
 // The first lines of a GEMM-based bench (conv, train-step): name and time, build, CPU with the
