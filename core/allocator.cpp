@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -182,6 +183,57 @@ HostCounters& host_counters() {
   return counters;
 }
 
+// Freed host blocks of >= kHostCacheMin bytes by size class (allocator.h says why). Never
+// destroyed, like the device allocator: a Tensor freed during static destruction still finds it.
+class HostBlockCache {
+ public:
+  void* take(int64_t size) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = free_.find(size);
+    if (it == free_.end() || it->second.empty()) return nullptr;
+    void* ptr = it->second.back();
+    it->second.pop_back();
+    bytes_cached_ -= size;
+    ++hits_;
+    return ptr;
+  }
+  // False when the cache is full (the caller frees the block).
+  bool put(void* ptr, int64_t size) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (bytes_cached_ + size > kHostCacheLimit) return false;
+    free_[size].push_back(ptr);
+    bytes_cached_ += size;
+    return true;
+  }
+  void empty() noexcept {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& [size, blocks] : free_)
+      for (void* p : blocks) ::operator delete (p, std::align_val_t{kHostAlignment});
+    free_.clear();
+    bytes_cached_ = 0;
+  }
+  std::pair<int64_t, int64_t> stats() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return {bytes_cached_, hits_};
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<int64_t, std::vector<void*>> free_;
+  int64_t bytes_cached_ = 0;
+  int64_t hits_ = 0;
+};
+
+HostBlockCache& host_cache() {
+  static HostBlockCache* cache = new HostBlockCache;
+  return *cache;
+}
+
+// The size actually allocated for a request of `bytes`.
+int64_t host_block_size(int64_t bytes) {
+  return bytes >= kHostCacheMin ? device_size_class(bytes) : bytes;
+}
+
 }  // namespace
 
 int64_t device_size_class(int64_t bytes) {
@@ -212,8 +264,17 @@ void reset_device_peak(int device) { caching_allocator().reset_peak(device); }
 void* host_allocate(int64_t bytes) {
   MRBM_CHECK(bytes >= 0, "host_allocate: negative size " << bytes);
   if (bytes == 0) return nullptr;
-  void* ptr =
-      ::operator new (static_cast<size_t>(bytes), std::align_val_t{kHostAlignment}, std::nothrow);
+  const int64_t size = host_block_size(bytes);
+  void* ptr = size >= kHostCacheMin ? host_cache().take(size) : nullptr;
+  if (ptr == nullptr) {
+    ptr = ::operator new (static_cast<size_t>(size), std::align_val_t{kHostAlignment},
+                          std::nothrow);
+  }
+  if (ptr == nullptr && size >= kHostCacheMin) {  // memory held by the cache may be what is missing
+    host_cache().empty();
+    ptr = ::operator new (static_cast<size_t>(size), std::align_val_t{kHostAlignment},
+                          std::nothrow);
+  }
   if (ptr == nullptr)
     MRBM_THROW(Error, "out of host memory: allocating " << bytes << " bytes failed");
   HostCounters& c = host_counters();
@@ -228,7 +289,9 @@ void* host_allocate(int64_t bytes) {
 
 void host_deallocate(void* ptr, int64_t bytes) noexcept {
   if (ptr == nullptr) return;
-  ::operator delete (ptr, std::align_val_t{kHostAlignment});
+  const int64_t size = host_block_size(bytes);
+  if (size < kHostCacheMin || !host_cache().put(ptr, size))
+    ::operator delete (ptr, std::align_val_t{kHostAlignment});
   HostCounters& c = host_counters();
   c.bytes_in_use.fetch_sub(bytes);
   c.blocks_in_use.fetch_sub(1);
@@ -241,7 +304,10 @@ HostAllocatorStats host_allocator_stats() {
   s.peak_bytes_in_use = c.peak_bytes_in_use.load();
   s.blocks_in_use = c.blocks_in_use.load();
   s.num_allocations = c.num_allocations.load();
+  std::tie(s.bytes_cached, s.num_cache_hits) = host_cache().stats();
   return s;
 }
+
+void host_empty_cache() noexcept { host_cache().empty(); }
 
 }  // namespace mrbm

@@ -173,6 +173,40 @@ TEST_CASE("host storage is 64-byte aligned and counted back to baseline", "[core
   CHECK(after.blocks_in_use == before.blocks_in_use);
 }
 
+TEST_CASE("large host blocks are cached and reused by size class, up to the limit", "[core]") {
+  mrbm::host_empty_cache();
+  const mrbm::HostAllocatorStats before = mrbm::host_allocator_stats();
+  CHECK(before.bytes_cached == 0);
+  const int64_t bytes = 3 * mrbm::kHostCacheMin + 4;  // class: 3.5 MiB
+  void* first = mrbm::host_allocate(bytes);
+  mrbm::host_deallocate(first, bytes);
+  CHECK(mrbm::host_allocator_stats().bytes_cached == mrbm::device_size_class(bytes));
+  // Another request of the same class gets the same block back; in-use counts the request.
+  void* again = mrbm::host_allocate(bytes + 1000);
+  CHECK(again == first);
+  CHECK(reinterpret_cast<uintptr_t>(again) % mrbm::kHostAlignment == 0);
+  mrbm::HostAllocatorStats during = mrbm::host_allocator_stats();
+  CHECK(during.num_cache_hits == before.num_cache_hits + 1);
+  CHECK(during.bytes_cached == 0);
+  CHECK(during.bytes_in_use - before.bytes_in_use == bytes + 1000);
+  mrbm::host_deallocate(again, bytes + 1000);
+  // Small blocks are never cached.
+  void* small = mrbm::host_allocate(mrbm::kHostCacheMin - 64);
+  mrbm::host_deallocate(small, mrbm::kHostCacheMin - 64);
+  CHECK(mrbm::host_allocator_stats().bytes_cached == mrbm::device_size_class(bytes));
+  // The cache keeps at most kHostCacheLimit bytes (blocks are not touched: no memory is used).
+  const int64_t big = mrbm::kHostCacheLimit / 5 * 2;  // 2/5 of the limit: two fit, three do not
+  std::vector<void*> blocks;
+  for (int i = 0; i < 3; ++i) blocks.push_back(mrbm::host_allocate(big));
+  for (void* p : blocks) mrbm::host_deallocate(p, big);
+  during = mrbm::host_allocator_stats();
+  CHECK(during.bytes_cached <= mrbm::kHostCacheLimit);
+  CHECK(during.bytes_cached == mrbm::device_size_class(bytes) + 2 * mrbm::device_size_class(big));
+  CHECK(during.bytes_in_use == before.bytes_in_use);
+  mrbm::host_empty_cache();
+  CHECK(mrbm::host_allocator_stats().bytes_cached == 0);
+}
+
 TEST_CASE("device size classes bound the waste", "[core]") {
   CHECK(mrbm::device_size_class(0) == 0);
   CHECK(mrbm::device_size_class(1) == 512);
