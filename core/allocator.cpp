@@ -265,15 +265,14 @@ void* host_allocate(int64_t bytes) {
   MRBM_CHECK(bytes >= 0, "host_allocate: negative size " << bytes);
   if (bytes == 0) return nullptr;
   const int64_t size = host_block_size(bytes);
+  auto aligned_new = [size] {
+    return ::operator new(static_cast<size_t>(size), std::align_val_t{kHostAlignment}, std::nothrow);
+  };
   void* ptr = size >= kHostCacheMin ? host_cache().take(size) : nullptr;
-  if (ptr == nullptr) {
-    ptr = ::operator new (static_cast<size_t>(size), std::align_val_t{kHostAlignment},
-                          std::nothrow);
-  }
+  if (ptr == nullptr) ptr = aligned_new();
   if (ptr == nullptr && size >= kHostCacheMin) {  // memory held by the cache may be what is missing
     host_cache().empty();
-    ptr = ::operator new (static_cast<size_t>(size), std::align_val_t{kHostAlignment},
-                          std::nothrow);
+    ptr = aligned_new();
   }
   if (ptr == nullptr)
     MRBM_THROW(Error, "out of host memory: allocating " << bytes << " bytes failed");
