@@ -36,6 +36,7 @@
 // x and col must not overlap. Invalid arguments return Status::kInvalidArgument without writing.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernels/conv_shape.h"
@@ -126,17 +127,42 @@ Status col2im_cpu(T* x, const T* col, const ConvShape& shape) {
 // core/conv.cpp; the element-wise functions above stay the reference and the CUDA formula.
 // The *_batches versions do images [b_begin, b_end) only: each image owns its own columns of col
 // and its own part of x, so callers may run disjoint ranges on different threads.
-template <class T>
-Status im2col_cpu_by_rows_batches(T* col, const T* x, const ConvShape& s, int64_t b_begin,
-                                  int64_t b_end) {
-  const Status status = validate_im2col_args(col, x, s);
-  if (status != Status::kOk) return status;
-  if (b_begin < 0 || b_end > s.batch || b_begin > b_end) return Status::kInvalidArgument;
+namespace detail {
+
+// The outputs ow of a row whose input column v = ow stride - pad + j lies in [0, in_w): [lo, hi).
+struct ValidColumns {
+  int64_t lo, hi;
+};
+inline ValidColumns valid_columns(const ConvShape& s, int64_t j) {
+  const int64_t first = s.pad_w - j;  // lo = ceil(first / stride) for first > 0
+  const int64_t lo = first <= 0 ? 0 : (first + s.stride_w - 1) / s.stride_w;
+  const int64_t last = s.in_w - 1 + s.pad_w - j;  // hi = floor(last / stride) + 1 for last >= 0
+  const int64_t hi = last < 0 ? 0 : last / s.stride_w + 1;
+  return {std::min(lo, s.out_w), std::max(std::min(hi, s.out_w), std::min(lo, s.out_w))};
+}
+
+// dst[0, n) = src[0, stride, 2 stride, ...]: a compile-time stride lets the compiler vectorize
+// the strided loads of the common strides 1 and 2.
+template <int64_t kStride, class T>
+inline void gather_row(T* dst, const T* src, int64_t n, int64_t stride) {
+  if (kStride > 0) stride = kStride;
+  for (int64_t t = 0; t < n; ++t) dst[t] = src[t * stride];
+}
+template <int64_t kStride, class T>
+inline void scatter_add_row(T* dst, const T* src, int64_t n, int64_t stride) {
+  if (kStride > 0) stride = kStride;
+  for (int64_t t = 0; t < n; ++t) dst[t * stride] += src[t];
+}
+
+template <int64_t kStride, class T>
+void im2col_rows(T* col, const T* x, const ConvShape& s, int64_t b_begin, int64_t b_end) {
   const int64_t cols = conv_col_cols(s);
   const int64_t image_cols = s.out_h * s.out_w;
   for (int64_t ci = 0; ci < s.in_channels; ++ci) {
     for (int64_t i = 0; i < s.kernel_h; ++i) {
       for (int64_t j = 0; j < s.kernel_w; ++j) {
+        const ValidColumns v = valid_columns(s, j);
+        const int64_t v_lo = v.lo * s.stride_w - s.pad_w + j;  // input column of output v.lo
         T* dst = col + ((ci * s.kernel_h + i) * s.kernel_w + j) * cols + b_begin * image_cols;
         for (int64_t b = b_begin; b < b_end; ++b) {
           for (int64_t oh = 0; oh < s.out_h; ++oh, dst += s.out_w) {
@@ -146,14 +172,57 @@ Status im2col_cpu_by_rows_batches(T* col, const T* x, const ConvShape& s, int64_
               continue;
             }
             const T* src = x + ((b * s.in_channels + ci) * s.in_h + h) * s.in_w;
-            for (int64_t ow = 0; ow < s.out_w; ++ow) {
-              const int64_t v = ow * s.stride_w - s.pad_w + j;
-              dst[ow] = (v >= 0 && v < s.in_w) ? src[v] : T(0);
-            }
+            for (int64_t ow = 0; ow < v.lo; ++ow) dst[ow] = T(0);
+            if (v.hi > v.lo) gather_row<kStride>(dst + v.lo, src + v_lo, v.hi - v.lo, s.stride_w);
+            for (int64_t ow = v.hi; ow < s.out_w; ++ow) dst[ow] = T(0);
           }
         }
       }
     }
+  }
+}
+
+template <int64_t kStride, class T>
+void col2im_rows(T* x, const T* col, const ConvShape& s, int64_t b_begin, int64_t b_end) {
+  const int64_t cols = conv_col_cols(s);
+  const int64_t image_cols = s.out_h * s.out_w;
+  const int64_t image_size = s.in_channels * s.in_h * s.in_w;
+  for (int64_t k = b_begin * image_size; k < b_end * image_size; ++k) x[k] = T(0);
+  // Taps in increasing (i, j) order within each channel: each pixel receives its terms in the
+  // same order as col2im_element sums them, so the results are identical.
+  for (int64_t ci = 0; ci < s.in_channels; ++ci) {
+    for (int64_t i = 0; i < s.kernel_h; ++i) {
+      for (int64_t j = 0; j < s.kernel_w; ++j) {
+        const ValidColumns v = valid_columns(s, j);
+        const int64_t v_lo = v.lo * s.stride_w - s.pad_w + j;
+        const T* src = col + ((ci * s.kernel_h + i) * s.kernel_w + j) * cols + b_begin * image_cols;
+        for (int64_t b = b_begin; b < b_end; ++b) {
+          for (int64_t oh = 0; oh < s.out_h; ++oh, src += s.out_w) {
+            const int64_t h = oh * s.stride_h - s.pad_h + i;
+            if (h < 0 || h >= s.in_h || v.hi <= v.lo) continue;
+            T* dst = x + ((b * s.in_channels + ci) * s.in_h + h) * s.in_w;
+            scatter_add_row<kStride>(dst + v_lo, src + v.lo, v.hi - v.lo, s.stride_w);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace detail
+
+template <class T>
+Status im2col_cpu_by_rows_batches(T* col, const T* x, const ConvShape& s, int64_t b_begin,
+                                  int64_t b_end) {
+  const Status status = validate_im2col_args(col, x, s);
+  if (status != Status::kOk) return status;
+  if (b_begin < 0 || b_end > s.batch || b_begin > b_end) return Status::kInvalidArgument;
+  if (s.stride_w == 1) {
+    detail::im2col_rows<1>(col, x, s, b_begin, b_end);
+  } else if (s.stride_w == 2) {
+    detail::im2col_rows<2>(col, x, s, b_begin, b_end);
+  } else {
+    detail::im2col_rows<0>(col, x, s, b_begin, b_end);
   }
   return Status::kOk;
 }
@@ -164,29 +233,12 @@ Status col2im_cpu_by_rows_batches(T* x, const T* col, const ConvShape& s, int64_
   const Status status = validate_im2col_args(col, x, s);
   if (status != Status::kOk) return status;
   if (b_begin < 0 || b_end > s.batch || b_begin > b_end) return Status::kInvalidArgument;
-  const int64_t cols = conv_col_cols(s);
-  const int64_t image_cols = s.out_h * s.out_w;
-  const int64_t image_size = s.in_channels * s.in_h * s.in_w;
-  for (int64_t k = b_begin * image_size; k < b_end * image_size; ++k) x[k] = T(0);
-  // Taps in increasing (i, j) order within each channel: each pixel receives its terms in the
-  // same order as col2im_element sums them, so the results are identical.
-  for (int64_t ci = 0; ci < s.in_channels; ++ci) {
-    for (int64_t i = 0; i < s.kernel_h; ++i) {
-      for (int64_t j = 0; j < s.kernel_w; ++j) {
-        const T* src = col + ((ci * s.kernel_h + i) * s.kernel_w + j) * cols + b_begin * image_cols;
-        for (int64_t b = b_begin; b < b_end; ++b) {
-          for (int64_t oh = 0; oh < s.out_h; ++oh, src += s.out_w) {
-            const int64_t h = oh * s.stride_h - s.pad_h + i;
-            if (h < 0 || h >= s.in_h) continue;
-            T* dst = x + ((b * s.in_channels + ci) * s.in_h + h) * s.in_w;
-            for (int64_t ow = 0; ow < s.out_w; ++ow) {
-              const int64_t v = ow * s.stride_w - s.pad_w + j;
-              if (v >= 0 && v < s.in_w) dst[v] += src[ow];
-            }
-          }
-        }
-      }
-    }
+  if (s.stride_w == 1) {
+    detail::col2im_rows<1>(x, col, s, b_begin, b_end);
+  } else if (s.stride_w == 2) {
+    detail::col2im_rows<2>(x, col, s, b_begin, b_end);
+  } else {
+    detail::col2im_rows<0>(x, col, s, b_begin, b_end);
   }
   return Status::kOk;
 }
