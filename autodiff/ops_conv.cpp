@@ -3,6 +3,8 @@
 // buffers, following the pattern of autodiff/ops_linear.cpp.
 #include "autodiff/ops_conv.h"
 
+#include <utility>
+
 namespace mrbm::autodiff {
 namespace {
 
@@ -23,12 +25,17 @@ Variable conv2d(Tape& tape, const Variable& x, const Variable& w, const ConvPara
   check_on_tape(tape, wv, "conv2d", "w");
   Tensor y = Tensor::empty(conv2d_output_shape(xv.shape(), wv.shape(), params), xv.dtype(),
                            xv.device(), tape.stream());
-  mrbm::conv2d(y, xv, wv, params, 0.0, cuda_of(tape), algo);
-
   const bool record = tape.recording() && (x.requires_grad() || w.requires_grad());
+  // The weight gradient needs im2col(x) again: keep the forward's columns for it (CPU only; the
+  // memory, up to the 64 MiB chunk limit per op, lives until the backward has run).
+  ConvColumns columns;
+  mrbm::conv2d(y, xv, wv, params, 0.0, cuda_of(tape), algo,
+               record && w.requires_grad() ? &columns : nullptr);
+
   Variable out(y, record);
   if (record) {
-    tape.record([&tape, x = Variable(x), w = Variable(w), out, params, algo]() mutable {
+    tape.record([&tape, x = Variable(x), w = Variable(w), out, params, algo,
+                 columns = std::move(columns)]() mutable {
       if (!out.has_grad()) return;
       const Tensor& g = out.grad();
       CudaContext* cuda = cuda_of(tape);
@@ -37,8 +44,9 @@ Variable conv2d(Tape& tape, const Variable& x, const Variable& w, const ConvPara
       }
       if (w.requires_grad()) {
         mrbm::conv2d_weight_grad(w.grad_buffer(tape.stream()), x.value(), g, params, 1.0, cuda,
-                                 algo);
+                                 algo, &columns);
       }
+      columns.col = Tensor();  // one backward per tape: free the columns now
     });
   }
   return out;

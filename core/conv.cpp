@@ -291,9 +291,12 @@ Tensor front_view(const Tensor& buffer, const Shape& shape) {
   return buffer.reshape({-1}).rows(0, shape_numel(shape)).reshape(shape);
 }
 
+// Columns kept by conv2d (ConvColumns, core/conv.h): `keep` for the forward, `reuse` for the
+// weight gradient; both only on the CPU with the batch in one chunk.
 template <class T>
 void im2col_conv(ConvOp op, Tensor& out, const Tensor& a, const Tensor& b, const Tensor& w_like,
-                 const ConvShape& s, double beta, CudaContext* cuda) {
+                 const ConvShape& s, double beta, CudaContext* cuda, ConvColumns* keep,
+                 const ConvColumns* reuse) {
   const int64_t k = kernels::conv_col_rows(s);
   const int64_t positions = s.out_h * s.out_w;
   const int64_t cout = s.out_channels;
@@ -301,8 +304,13 @@ void im2col_conv(ConvOp op, Tensor& out, const Tensor& a, const Tensor& b, const
   const Device device = out.device();
   const Stream stream = cuda != nullptr ? cuda->stream() : nullptr;
   const DType dtype = out.dtype();
+  const bool one_cpu_chunk = cuda == nullptr && max_nb >= s.batch;
+  const Shape all_columns{k, s.batch * positions};
+  const bool reusing = op == ConvOp::kWeightGrad && one_cpu_chunk && reuse != nullptr &&
+                       reuse->col.defined() && reuse->col.shape() == all_columns &&
+                       reuse->col.dtype() == dtype && reuse->col.device() == device;
 
-  Tensor col = Tensor::empty({k, max_nb * positions}, dtype, device, stream);
+  Tensor col = reusing ? reuse->col : Tensor::empty({k, max_nb * positions}, dtype, device, stream);
   Tensor t = Tensor::empty({cout, max_nb * positions}, dtype, device, stream);
   Tensor tmp;  // col2im target when conv_transpose2d accumulates
   if (op == ConvOp::kTranspose && beta != 0.0)
@@ -321,6 +329,7 @@ void im2col_conv(ConvOp op, Tensor& out, const Tensor& a, const Tensor& b, const
         gemm(t_c, w2, col_c, false, false, 1.0, 0.0, cuda);
         Tensor y_c = out.rows(b0, b0 + nb);
         run_swap<T>(y_c, t_c, cout, nb, positions, beta, cuda);
+        if (keep != nullptr && one_cpu_chunk) keep->col = col;
         break;
       }
       case ConvOp::kTranspose: {  // a = y, b = w, out = x_out
@@ -337,7 +346,7 @@ void im2col_conv(ConvOp op, Tensor& out, const Tensor& a, const Tensor& b, const
         break;
       }
       case ConvOp::kWeightGrad: {  // a = x, b = dy, out = dw (= w2's storage)
-        run_im2col<T>(col_c, a.rows(b0, b0 + nb), cs, cuda);
+        if (!reusing) run_im2col<T>(col_c, a.rows(b0, b0 + nb), cs, cuda);
         run_swap<T>(t_c, b.rows(b0, b0 + nb), nb, cout, positions, 0.0, cuda);
         gemm(w2, t_c, col_c, false, true, 1.0, b0 == 0 ? beta : 1.0, cuda);
         break;
@@ -566,7 +575,8 @@ void cudnn_conv(ConvOp op, Tensor& out, const Tensor& a, const Tensor& b, const 
 // out = op(a, b) + beta out for a checked shape s; w_like is the [Cout, Cin, kh, kw] tensor (w, or
 // dw for the weight gradient).
 void run_conv(ConvOp op, Tensor& out, const Tensor& a, const Tensor& b, const Tensor& w_like,
-              const ConvShape& s, double beta, CudaContext* cuda, ConvAlgo requested) {
+              const ConvShape& s, double beta, CudaContext* cuda, ConvAlgo requested,
+              ConvColumns* keep = nullptr, const ConvColumns* reuse = nullptr) {
   MRBM_CHECK(beta == 0.0 || beta == 1.0,
              op_name(op) << ": beta must be 0 (overwrite) or 1 (accumulate), got " << beta);
   check_placement(op, out, a, b, cuda);
@@ -591,9 +601,9 @@ void run_conv(ConvOp op, Tensor& out, const Tensor& a, const Tensor& b, const Te
     case ConvAlgo::kAuto:  // resolved above; not reached
     case ConvAlgo::kIm2col:
       if (is_float) {
-        im2col_conv<float>(op, out, a, b, w_like, s, beta, device_cuda);
+        im2col_conv<float>(op, out, a, b, w_like, s, beta, device_cuda, keep, reuse);
       } else {
-        im2col_conv<double>(op, out, a, b, w_like, s, beta, device_cuda);
+        im2col_conv<double>(op, out, a, b, w_like, s, beta, device_cuda, keep, reuse);
       }
       return;
     case ConvAlgo::kCudnn:
@@ -695,7 +705,7 @@ Shape conv2d_output_shape(const Shape& x, const Shape& w, const ConvParams& para
 }
 
 void conv2d(Tensor& y, const Tensor& x, const Tensor& w, const ConvParams& params, double beta,
-            CudaContext* cuda, ConvAlgo algo) {
+            CudaContext* cuda, ConvAlgo algo, ConvColumns* keep) {
   const ConvOp op = ConvOp::kForward;
   check_defined(op, y, "y");
   check_defined(op, x, "x");
@@ -703,7 +713,8 @@ void conv2d(Tensor& y, const Tensor& x, const Tensor& w, const ConvParams& param
   const ConvShape s = make_conv2d_shape(x.shape(), w.shape(), params);
   check_third_shape(op, "y", y.shape(), {s.batch, s.out_channels, s.out_h, s.out_w}, "x", x.shape(),
                     w.shape());
-  run_conv(op, y, x, w, w, s, beta, cuda, algo);
+  if (keep != nullptr) keep->col = Tensor();
+  run_conv(op, y, x, w, w, s, beta, cuda, algo, keep);
 }
 
 void conv_transpose2d(Tensor& x_out, const Tensor& y, const Tensor& w, const ConvParams& params,
@@ -719,7 +730,7 @@ void conv_transpose2d(Tensor& x_out, const Tensor& y, const Tensor& w, const Con
 }
 
 void conv2d_weight_grad(Tensor& dw, const Tensor& x, const Tensor& dy, const ConvParams& params,
-                        double beta, CudaContext* cuda, ConvAlgo algo) {
+                        double beta, CudaContext* cuda, ConvAlgo algo, const ConvColumns* columns) {
   const ConvOp op = ConvOp::kWeightGrad;
   check_defined(op, dw, "dw");
   check_defined(op, x, "x");
@@ -727,7 +738,7 @@ void conv2d_weight_grad(Tensor& dw, const Tensor& x, const Tensor& dy, const Con
   const ConvShape s = make_conv2d_shape(x.shape(), dw.shape(), params);
   check_third_shape(op, "dy", dy.shape(), {s.batch, s.out_channels, s.out_h, s.out_w}, "x",
                     x.shape(), dw.shape());
-  run_conv(op, dw, x, dy, dw, s, beta, cuda, algo);
+  run_conv(op, dw, x, dy, dw, s, beta, cuda, algo, nullptr, columns);
 }
 
 }  // namespace mrbm

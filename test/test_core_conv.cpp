@@ -39,6 +39,7 @@ namespace {
 
 using Catch::Matchers::Contains;
 using mrbm::ConvAlgo;
+using mrbm::ConvColumns;
 using mrbm::ConvParams;
 using mrbm::Device;
 using mrbm::DType;
@@ -325,6 +326,47 @@ TEST_CASE("the im2col path processes the batch in chunks", "[conv]") {
     for (Op op : kOps) {
       check_algo(op, c, DType::kFloat32, ConvAlgo::kIm2col, nullptr, seed += 3);
     }
+  }
+}
+
+// ConvColumns: conv2d keeps im2col(x) for the weight gradient of the same x on the CPU when the
+// batch is one chunk. Columns kept for another input x2 give that input's gradient, which shows
+// they are used (not recomputed); columns of the wrong shape are ignored; with several chunks
+// nothing is kept.
+TEST_CASE("conv2d keeps its columns for the weight gradient of the same input", "[conv]") {
+  const ConvParams p = params(2, 2, 1, 1);
+  const auto xv = mrbm::test::random_floats(4 * 3 * 9 * 8, -1, 1, 31);
+  const auto x2v = mrbm::test::random_floats(4 * 3 * 9 * 8, -1, 1, 32);
+  const auto wv = mrbm::test::random_floats(5 * 3 * 4 * 4, -1, 1, 33);
+  const Tensor x = Tensor::from_vector(xv, {4, 3, 9, 8}), x2 = Tensor::from_vector(x2v, {4, 3, 9, 8});
+  const Tensor w = Tensor::from_vector(wv, {5, 3, 4, 4});
+  const Shape ys = mrbm::conv2d_output_shape(x.shape(), w.shape(), p);
+  const Tensor dy = Tensor::from_vector(mrbm::test::random_floats(mrbm::shape_numel(ys), -1, 1, 34), ys);
+  auto weight_grad = [&](const Tensor& input, const ConvColumns* columns) {
+    Tensor dw = Tensor::from_vector(mrbm::test::poisoned(w.numel()), w.shape());
+    mrbm::conv2d_weight_grad(dw, input, dy, p, 0.0, nullptr, ConvAlgo::kIm2col, columns);
+    return dw.to_vector<float>();
+  };
+  ConvColumns kept, kept2;
+  Tensor y = Tensor::empty(ys), y_plain = Tensor::empty(ys);
+  mrbm::conv2d(y, x, w, p, 0.0, nullptr, ConvAlgo::kIm2col, &kept);
+  mrbm::conv2d(y_plain, x, w, p, 0.0, nullptr, ConvAlgo::kIm2col);
+  REQUIRE(y.to_vector<float>() == y_plain.to_vector<float>());
+  REQUIRE(kept.col.defined());
+  CHECK(kept.col.shape() == Shape{3 * 4 * 4, 4 * ys[2] * ys[3]});
+  CHECK(weight_grad(x, &kept) == weight_grad(x, nullptr));
+  mrbm::conv2d(y, x2, w, p, 0.0, nullptr, ConvAlgo::kIm2col, &kept2);
+  CHECK(weight_grad(x, &kept2) == weight_grad(x2, nullptr));  // the kept columns are what is used
+  ConvColumns wrong;
+  wrong.col = Tensor::zeros({7, 11});
+  CHECK(weight_grad(x, &wrong) == weight_grad(x, nullptr));
+  {
+    Im2colLimitGuard guard(1);  // one sample per chunk: nothing kept
+    ConvColumns none;
+    none.col = Tensor::zeros({1});  // cleared by the call
+    mrbm::conv2d(y, x, w, p, 0.0, nullptr, ConvAlgo::kIm2col, &none);
+    CHECK_FALSE(none.col.defined());
+    CHECK(weight_grad(x, &kept2) == weight_grad(x, nullptr));  // several chunks: never reused
   }
 }
 
