@@ -235,9 +235,14 @@ void run_col2im(Tensor& x, const Tensor& col, const ConvShape& s, CudaContext* c
 template <class T>
 void run_swap(Tensor& out, const Tensor& in, int64_t dim0, int64_t dim1, int64_t inner, double beta,
               CudaContext* cuda) {
-  if (cuda == nullptr) {
-    MRBM_KERNEL_CHECK(kernels::swap_outer_dims_cpu(out.data<T>(), in.data<T>(), dim0, dim1, inner,
-                                                   static_cast<T>(beta)));
+  if (cuda == nullptr) {  // rows of out split over threads, parts of at least 2^15 elements
+    const int64_t row = std::max<int64_t>(1, dim0 * inner);
+    parallel_for_kernel(dim1, std::max<int64_t>(1, (int64_t{1} << 15) / row),
+                        [&](int64_t c0, int64_t c1) {
+                          return kernels::swap_outer_dims_cpu_rows(out.data<T>(), in.data<T>(), dim0,
+                                                                   dim1, inner, static_cast<T>(beta),
+                                                                   c0, c1);
+                        });
     return;
   }
 #if defined(MRBM_WITH_CUDA)

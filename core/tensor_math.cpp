@@ -1,6 +1,10 @@
 // Elementwise, bias and reduction functions on Tensors (core/tensor_math.h).
 #include "core/tensor_math.h"
 
+#include <algorithm>
+
+#include "core/cpu_threads.h"
+
 #include "kernels/broadcast.h"
 #include "kernels/elementwise.h"
 #include "kernels/reduce.h"
@@ -33,6 +37,16 @@ void check_like(const Tensor& out, const Tensor& in, const char* op) {
     MRBM_THROW(ShapeError, op << ": shape " << shape_to_string(in.shape()) << " vs "
                               << shape_to_string(out.shape()));
   }
+}
+
+// fn(r0, r1) on row ranges of a rows x cols CPU operation, over core/cpu_threads.h's pool (parts
+// of at least 2^15 elements); each row is computed by one call, so the split never changes the
+// result. Throws the first failing part's status.
+template <class Fn>
+kernels::Status split_rows(int64_t rows, int64_t cols, const Fn& fn) {
+  const int64_t min_rows = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, cols));
+  parallel_for_kernel(rows, min_rows, fn);
+  return kernels::Status::kOk;
 }
 
 // Runs the CPU branch for float or double, or the CUDA branch (float only).
@@ -141,8 +155,11 @@ void add_bias(Tensor& out, const Tensor& x, const Tensor& bias, int64_t inner, C
       out, cuda, "add_bias",
       [&](auto tag) {
         using T = decltype(tag);
-        return kernels::add_bias_cpu<T>(out.data<T>(), x.data<T>(), bias.data<T>(), rows, channels,
-                                        inner);
+        const int64_t cols = channels * inner;
+        return split_rows(rows, cols, [&](int64_t r0, int64_t r1) {
+          return kernels::add_bias_cpu<T>(out.data<T>() + r0 * cols, x.data<T>() + r0 * cols,
+                                          bias.data<T>(), r1 - r0, channels, inner);
+        });
       },
       [&](CudaContext& ctx) {
 #if defined(MRBM_WITH_CUDA)
@@ -306,10 +323,21 @@ void broadcast_product(Tensor& out, const Tensor& row, const Tensor& col, const 
   };
   // Unlike the other functions, float64 also runs on CUDA (scalar losses stay in float64).
   if (out.is_cpu()) {
+    auto run = [&](auto tag) {  // rows split over threads (one row factor per row, or one in all)
+      const auto whole = args(tag);
+      return split_rows(rows, cols, [&](int64_t r0, int64_t r1) {
+        auto part = whole;
+        part.out += r0 * cols;
+        if (part.row != nullptr && row.numel() == rows) part.row += r0;
+        if (part.elem != nullptr) part.elem += r0 * cols;
+        part.rows = r1 - r0;
+        return kernels::broadcast_product_cpu(part);
+      });
+    };
     if (out.dtype() == DType::kFloat32) {
-      MRBM_KERNEL_CHECK(kernels::broadcast_product_cpu(args(float{})));
+      run(float{});
     } else {
-      MRBM_KERNEL_CHECK(kernels::broadcast_product_cpu(args(double{})));
+      run(double{});
     }
     return;
   }

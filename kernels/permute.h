@@ -69,16 +69,37 @@ inline Status validate_swap_outer_dims_args(const void* out, const void* in, int
   return Status::kOk;
 }
 
+// Rows c in [c_begin, c_end) of out [dim1, dim0, inner] = swap(in [dim0, dim1, inner]) + beta *
+// out: the same values as swap_outer_dims_element, a contiguous run of inner values at a time
+// (one flat run when dim0 == 1: the layouts then coincide). Each row of out is written by one call,
+// so callers may split c over threads.
+template <class T>
+Status swap_outer_dims_cpu_rows(T* out, const T* in, int64_t dim0, int64_t dim1, int64_t inner,
+                                T beta, int64_t c_begin, int64_t c_end) {
+  const Status status = validate_swap_outer_dims_args(out, in, dim0, dim1, inner);
+  if (status != Status::kOk) return status;
+  if (c_begin < 0 || c_end > dim1 || c_begin > c_end) return Status::kInvalidArgument;
+  auto run = [beta](T* o, const T* i, int64_t n) {
+    if (beta == T(0)) {
+      for (int64_t q = 0; q < n; ++q) o[q] = i[q];
+    } else {
+      for (int64_t q = 0; q < n; ++q) o[q] = detail::permute_blend(i[q], beta, o[q]);
+    }
+  };
+  if (dim0 == 1) {
+    run(out + c_begin * inner, in + c_begin * inner, (c_end - c_begin) * inner);
+    return Status::kOk;
+  }
+  for (int64_t c = c_begin; c < c_end; ++c)
+    for (int64_t b = 0; b < dim0; ++b)
+      run(out + (c * dim0 + b) * inner, in + (b * dim1 + c) * inner, inner);
+  return Status::kOk;
+}
+
 // out [dim1, dim0, inner] = swap(in [dim0, dim1, inner]) + beta * out.
 template <class T>
 Status swap_outer_dims_cpu(T* out, const T* in, int64_t dim0, int64_t dim1, int64_t inner, T beta) {
-  const Status status = validate_swap_outer_dims_args(out, in, dim0, dim1, inner);
-  if (status != Status::kOk) return status;
-  for (int64_t c = 0; c < dim1; ++c)
-    for (int64_t b = 0; b < dim0; ++b)
-      for (int64_t q = 0; q < inner; ++q)
-        swap_outer_dims_element(out, in, dim0, dim1, inner, beta, c, b, q);
-  return Status::kOk;
+  return swap_outer_dims_cpu_rows(out, in, dim0, dim1, inner, beta, 0, dim1);
 }
 
 }  // namespace mrbm::kernels

@@ -289,6 +289,24 @@ TEST_CASE("swap_outer_dims_cpu permutes [d0, d1, inner] to [d1, d0, inner]", "[c
   REQUIRE(mrbm::kernels::swap_outer_dims_cpu(back.data(), out.data(), d1, d0, inner, 1.0) ==
           mrbm::kernels::Status::kOk);
   for (size_t i = 0; i < in.size(); ++i) CHECK(back[i] == 2 * in[i]);
+  // Row ranges (as core/conv.cpp splits them over threads) build the same result, also for
+  // dim0 = 1 (a flat copy); beta = 0 ignores NaN in out.
+  for (int64_t rows0 : {d0, int64_t{1}}) {
+    const int64_t rows1 = static_cast<int64_t>(in.size()) / (rows0 * inner);
+    std::vector<double> whole(in.size(), std::numeric_limits<double>::quiet_NaN()), parts = whole;
+    REQUIRE(mrbm::kernels::swap_outer_dims_cpu(whole.data(), in.data(), rows0, rows1, inner, 0.0) ==
+            mrbm::kernels::Status::kOk);
+    for (int64_t c0 = 0; c0 < rows1; c0 += 3) {
+      REQUIRE(mrbm::kernels::swap_outer_dims_cpu_rows(parts.data(), in.data(), rows0, rows1, inner,
+                                                      0.0, c0, std::min(rows1, c0 + 3)) ==
+              mrbm::kernels::Status::kOk);
+    }
+    CHECK(parts == whole);
+    if (rows0 == 1) CHECK(whole == in);
+    CHECK(mrbm::kernels::swap_outer_dims_cpu_rows(parts.data(), in.data(), rows0, rows1, inner, 0.0,
+                                                  0, rows1 + 1) ==
+          mrbm::kernels::Status::kInvalidArgument);
+  }
   // Invalid arguments.
   CHECK(mrbm::kernels::swap_outer_dims_cpu(out.data(), in.data(), -1, d1, inner, 0.0) ==
         mrbm::kernels::Status::kInvalidArgument);

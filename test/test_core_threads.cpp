@@ -3,11 +3,13 @@
 #include <atomic>
 #include <cmath>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/cpu_threads.h"
 #include "core/gemm.h"
 #include "core/tensor.h"
+#include "core/tensor_math.h"
 #include "test/test_support.h"
 
 using namespace mrbm;
@@ -120,5 +122,41 @@ TEST_CASE("CPU gemm split over threads equals the reference for every transpose"
         }
       }
     }
+  }
+}
+
+// add_bias, broadcast_product and the conv permutes split their rows over the pool: the bits must
+// not depend on the thread count. 64 x 8192 = 2^19 elements: 4 parts of at least 2^15 each.
+TEST_CASE("row-split CPU ops give the same bits on 1 and 4 threads", "[core]") {
+  ThreadCountGuard guard;
+  const int64_t rows = 64, channels = 32, inner = 256, cols = channels * inner;
+  const Tensor x = Tensor::from_vector(test::random_floats(rows * cols, -2, 2, 41), {rows, cols});
+  const Tensor bias = Tensor::from_vector(test::random_floats(channels, -1, 1, 42), {channels});
+  const Tensor elem =
+      Tensor::from_vector(test::random_floats(rows * cols, -1, 1, 43), {rows, cols});
+  const std::vector<float> row_f = test::random_floats(rows, -3, 3, 44);
+  const Tensor row = Tensor::from_vector(std::vector<double>(row_f.begin(), row_f.end()), {rows});
+  auto run = [&](int threads) {
+    set_cpu_threads(threads);
+    Tensor biased = Tensor::from_vector(test::poisoned(rows * cols), {rows, cols});
+    add_bias(biased, x, bias, inner, nullptr);
+    Tensor product = x.clone();  // gamma = 0.5: the old values count
+    broadcast_product(product, row, bias, elem, inner, 1.5, 0.5, nullptr);
+    return std::make_pair(biased.to_vector<float>(), product.to_vector<float>());
+  };
+  const auto one = run(1);
+  const auto four = run(4);
+  REQUIRE(one.first == four.first);
+  REQUIRE(one.second == four.second);
+  // And they are right: spot checks against the definitions.
+  const auto xv = x.to_vector<float>(), bv = bias.to_vector<float>(), ev = elem.to_vector<float>();
+  for (int64_t i : {int64_t{0}, cols + 7, rows * cols - 1, int64_t{12345}}) {
+    const int64_t r = i / cols, ch = (i % cols) / inner;
+    CHECK(four.first[static_cast<size_t>(i)] ==
+          xv[static_cast<size_t>(i)] + bv[static_cast<size_t>(ch)]);
+    const double want = 1.5 * row_f[static_cast<size_t>(r)] * bv[static_cast<size_t>(ch)] *
+                            ev[static_cast<size_t>(i)] +
+                        0.5 * xv[static_cast<size_t>(i)];
+    CHECK(std::fabs(four.second[static_cast<size_t>(i)] - want) <= 1e-5 * (1 + std::fabs(want)));
   }
 }
