@@ -158,13 +158,17 @@ TEST_CASE("the CPU multinary op gives the same bits on 1 and 4 threads", "[autod
   const int64_t rows = 64, cols = 2048;
   const auto xf = mrbm::test::random_floats(rows * cols, uc.x_lo, uc.x_hi, 81);
   const SampleRequest request{kernels::Sampler::kGaussian, 1234, 5};
+  const auto wf = mrbm::test::random_floats(cols, -1, 1, 82);
   auto run = [&](int threads) {
     set_cpu_threads(threads);
     Tape tape;
-    const Variable x(Tensor::from_vector(xf, {rows, cols}), false);
+    const Variable x(Tensor::from_vector(xf, {rows, cols}), true);
     const auto o = multinary(tape, x, uc.unit, true, true, request);
+    // The backward too: d/dx of sum(row_phi) + sum_r <mean_r, w> uses both saved outputs.
+    const Variable w(Tensor::from_vector(wf, {cols}), false);
+    tape.backward(add(tape, sum(tape, o.row_phi), sum(tape, row_dot(tape, o.mean, w, 1))));
     return std::make_tuple(o.mean.value().to_vector<float>(), o.row_phi.value().to_vector<double>(),
-                           o.sample.to_vector<float>());
+                           o.sample.to_vector<float>(), x.grad().to_vector<float>());
   };
   const int restore = cpu_threads();
   const auto one = run(1);
@@ -173,6 +177,7 @@ TEST_CASE("the CPU multinary op gives the same bits on 1 and 4 threads", "[autod
   REQUIRE(std::get<0>(one) == std::get<0>(four));
   REQUIRE(std::get<1>(one) == std::get<1>(four));
   REQUIRE(std::get<2>(one) == std::get<2>(four));
+  REQUIRE(std::get<3>(one) == std::get<3>(four));
   // And both equal one kernel call over the whole pass.
   std::vector<float> mean(xf.size()), sample(xf.size());
   std::vector<double> phi(rows);
