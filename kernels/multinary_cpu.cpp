@@ -52,7 +52,8 @@ __attribute__((always_inline)) inline double closed_form_row(const MultinaryArgs
     const int64_t m = std::min(kChunk, a.cols - c0);
     effective_input(a, a.x + row_start + c0, c0, m, xe);
     for (int64_t j = 0; j < m; ++j) {  // vectorized: closed_form_values is branch free
-      const UnitValues v = detail::closed_form_values(n, s, static_cast<double>(xe[j]), kVar, kPhi);
+      const UnitValues v =
+          detail::closed_form_values(n, s, k.inv_scale, static_cast<double>(xe[j]), kVar, kPhi);
       mean[j] = v.mean;
       if (kVar) var[j] = v.var;
       if (kPhi) phi[j] = v.phi;

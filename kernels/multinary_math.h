@@ -106,6 +106,7 @@ struct UnitConstants {
   double em1 = 0.0;          // kEqualCopies: e^{-d} - 1, the geometric tails' denominator
   double inv_spacing = 0.0;  // kEqualCopies: 1/d, for the split's count estimates
   float guess_exp_t = 0.0f;  // kLogitCopies: e^{T/s} (float32, exponent clamped), count estimates
+  double inv_scale = 1.0;    // kClosedForm: 1/s (z = x/s as a product); kBinary: 1
 };
 
 // theta_k, k = 1..N (1-based). kEqualCopies: d (k - (N+1)/2); kLogitCopies: the table's entry;
@@ -367,15 +368,34 @@ MRBM_HD UnitValues copy_values(const UnitSpec& u, const UnitConstants& c, double
 // kBinary (N = 1, s = 1) and kClosedForm: one exp and one log1p in float64, branch free (selects
 // only) with the polynomial exp/log1p of kernels/elementary.h, so that the CPU loop of
 // kernels/multinary_cpu.cpp vectorizes. Finite x only (unit_values handles the others first).
-MRBM_HD UnitValues closed_form_values(double n, double s, double x, bool need_var, bool need_phi) {
-  const double z = x / s;
+// inv_s = 1/s (UnitConstants::inv_scale): z = x/s as a product, within an ulp of the quotient. On
+// the host one division serves both 1/(1 + u) and log1p's t = u/(2 + u): with D = 1/((1 + u)(2 +
+// u)), r = (2 + u) D and t = u (1 + u) D (each within 2 ulp; divisions cost most of the loop).
+MRBM_HD UnitValues closed_form_values(double n, double s, double inv_s, double x, bool need_var,
+                                      bool need_phi) {
+  const double z = x * inv_s;
   const double uz = exp_nonpositive(-::fabs(z));
+#if defined(__CUDA_ARCH__)
   const double r = 1.0 / (1.0 + uz);
+#else
+  const double d = 1.0 / ((1.0 + uz) * (2.0 + uz));
+  const double r = (2.0 + uz) * d;
+#endif
   const double below = uz * r;  // computed unconditionally: a select of two values vectorizes
   UnitValues v;
   v.mean = static_cast<float>(n * (z >= 0.0 ? r : below));
-  v.var = need_var ? static_cast<float>(n / s * (uz * r * r)) : 0.0f;
-  v.phi = need_phi ? n * s * ((z > 0.0 ? z : 0.0) + log1p_unit(uz)) : 0.0;
+  v.var = need_var ? static_cast<float>(n * inv_s * (uz * r * r)) : 0.0f;
+  if (need_phi) {
+#if defined(__CUDA_ARCH__)
+    const double log1p_u = ::log1p(uz);
+#else
+    const double t = uz * (1.0 + uz) * d;
+    const double log1p_u = 2.0 * t * atanh_series(t * t);
+#endif
+    v.phi = n * s * ((z > 0.0 ? z : 0.0) + log1p_u);
+  } else {
+    v.phi = 0.0;
+  }
   return v;
 }
 
@@ -392,6 +412,8 @@ MRBM_HD UnitConstants unit_constants(const UnitSpec& u) {
     c.inv_spacing = 1.0 / u.spacing;
   } else if (u.kind == UnitKind::kLogitCopies) {
     c.guess_exp_t = ::expf(detail::clamp_exponent(kCopyWindowT / u.scale));
+  } else if (u.kind == UnitKind::kClosedForm) {
+    c.inv_scale = 1.0 / u.scale;
   }
   return c;
 }
@@ -414,9 +436,9 @@ MRBM_HD UnitValues unit_values(const UnitSpec& u, const UnitConstants& c, float 
   const double xd = static_cast<double>(x);
   switch (u.kind) {
     case UnitKind::kBinary:
-      return detail::closed_form_values(1.0, 1.0, xd, need_var, need_phi);
+      return detail::closed_form_values(1.0, 1.0, 1.0, xd, need_var, need_phi);
     case UnitKind::kClosedForm:
-      return detail::closed_form_values(n, u.scale, xd, need_var, need_phi);
+      return detail::closed_form_values(n, u.scale, c.inv_scale, xd, need_var, need_phi);
     case UnitKind::kEqualCopies:
     case UnitKind::kLogitCopies:
       return detail::copy_values(u, c, xd, need_var, need_phi);
