@@ -38,25 +38,32 @@ void forward_float64(const Tensor& x, const kernels::UnitSpec& unit, Tensor* mea
   }
 }
 
-// The CPU pass split over rows on core/cpu_threads.h's threads. Every element and every row sum
-// depends on its own inputs only (samples on (seed, element index), kept global by
-// first_element), so the result is bit-identical to one call whatever the split. Parts have at
-// least 2^15 elements: handing a part to the pool costs 1-50 us.
+// A CPU pass (forward or backward) split over rows on core/cpu_threads.h's threads: fn(begin, end,
+// shift) runs rows [begin, end), shift(ptr) moving a rows x cols pointer to row begin. Every
+// element and every row sum depends on its own inputs only (samples on (seed, element index), kept
+// global by first_element), so the result is bit-identical to one call whatever the split. Parts
+// have at least 2^15 elements: handing a part to the pool costs 1-50 us.
+template <class Fn>
+void split_pass_rows(int64_t rows, int64_t cols, const Fn& fn) {
+  const int64_t min_rows =
+      std::max<int64_t>(1, ((int64_t{1} << 15) + cols - 1) / std::max<int64_t>(1, cols));
+  parallel_for_kernel(rows, min_rows, [&](int64_t begin, int64_t end) {
+    const int64_t offset = begin * cols;
+    return fn(begin, end, [offset](auto* ptr) { return ptr ? ptr + offset : ptr; });
+  });
+}
+
 void forward_cpu_parallel(const kernels::MultinaryArgs& a) {
   MRBM_KERNEL_CHECK(kernels::validate_multinary_args(a));
-  constexpr int64_t kMinElementsPerPart = int64_t{1} << 15;
-  const int64_t min_rows = a.cols > 0 ? (kMinElementsPerPart + a.cols - 1) / a.cols : a.rows + 1;
-  parallel_for_kernel(a.rows, min_rows, [&](int64_t begin, int64_t end) {
+  split_pass_rows(a.rows, a.cols, [&](int64_t begin, int64_t end, auto shift) {
     kernels::MultinaryArgs p = a;
-    const int64_t offset = begin * a.cols;
-    auto shift = [offset](auto* ptr) { return ptr ? ptr + offset : ptr; };
     p.mean = shift(a.mean);
     p.var = shift(a.var);
     p.sample = shift(a.sample);
     p.x = shift(a.x);
     p.row_phi = a.row_phi ? a.row_phi + begin : nullptr;
     p.rows = end - begin;
-    p.first_element = a.first_element + offset;
+    p.first_element = a.first_element + begin * a.cols;
     return kernels::multinary_forward_cpu(p);
   });
 }
@@ -103,13 +110,10 @@ void backward(Tape& tape, Tensor& grad_x, const Tensor* grad_mean, const Tensor*
   }
   a.rows = rows;
   a.cols = cols;
-  if (grad_x.is_cpu()) {  // rows split over threads as in forward_cpu_parallel (same bits)
+  if (grad_x.is_cpu()) {
     MRBM_KERNEL_CHECK(kernels::validate_multinary_backward_args(a));
-    const int64_t min_rows = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, cols));
-    parallel_for_kernel(rows, min_rows, [&](int64_t begin, int64_t end) {
+    split_pass_rows(rows, cols, [&](int64_t begin, int64_t end, auto shift) {
       kernels::MultinaryBackwardArgs<T> p = a;
-      const int64_t offset = begin * cols;
-      auto shift = [offset](auto* ptr) { return ptr ? ptr + offset : ptr; };
       p.grad_x = shift(a.grad_x);
       p.grad_mean = shift(a.grad_mean);
       p.var = shift(a.var);
@@ -175,7 +179,8 @@ MultinaryOutputs multinary(Tape& tape, const Variable& x, const kernels::UnitSpe
   if (want_row_phi) out.row_phi = Variable(row_phi, record);
   if (record) {
     if (!want_mean) saved.var = Tensor();
-    tape.record([&tape, x = Variable(x), mean = out.mean, row_phi = out.row_phi, saved, rows, cols]() mutable {
+    tape.record([&tape, x = Variable(x), mean = out.mean, row_phi = out.row_phi, saved, rows,
+                 cols]() mutable {
       const Tensor* g_mean = mean.defined() && mean.has_grad() ? &mean.grad() : nullptr;
       const Tensor* g_phi = row_phi.defined() && row_phi.has_grad() ? &row_phi.grad() : nullptr;
       if (!g_mean && !g_phi) return;
