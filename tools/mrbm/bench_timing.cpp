@@ -14,6 +14,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/cpu_threads.h"
+
 #ifndef MRBM_VERSION
 #define MRBM_VERSION "unknown"
 #endif
@@ -85,56 +87,15 @@ TimingResult time_cpu(const std::function<void()>& body, int warmup, int reps) {
 
 // ---- CPU threads ----------------------------------------------------------------------------
 
-ThreadPool::ThreadPool(int threads) {
-  const int extra = std::max(threads, 1) - 1;
-  workers_.reserve(static_cast<size_t>(extra));
-  for (int i = 0; i < extra; ++i) workers_.emplace_back([this, i] { worker_loop(i + 1); });
-}
-
-ThreadPool::~ThreadPool() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-  }
-  start_cv_.notify_all();
-  for (auto& w : workers_) w.join();
-}
-
-void ThreadPool::worker_loop(int index) {
-  uint64_t seen = 0;
-  for (;;) {
-    const std::function<void(int)>* task = nullptr;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      start_cv_.wait(lock, [&] { return stopping_ || generation_ != seen; });
-      if (stopping_) return;
-      seen = generation_;
-      task = task_;
-    }
-    (*task)(index);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0) done_cv_.notify_one();
-    }
-  }
+ThreadPool::ThreadPool(int threads) : threads_(std::max(threads, 1)) {
+  set_cpu_threads(threads_);
 }
 
 void ThreadPool::run(const std::function<void(int)>& fn) {
-  if (workers_.empty()) {
-    fn(0);
-    return;
-  }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    task_ = &fn;
-    pending_ = static_cast<int>(workers_.size());
-    ++generation_;
-  }
-  start_cv_.notify_all();
-  fn(0);
-  std::unique_lock<std::mutex> lock(mutex_);
-  done_cv_.wait(lock, [&] { return pending_ == 0; });
-  task_ = nullptr;
+  // One index per part: parallel_for gives part p to the same thread on every call.
+  parallel_for(threads_, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) fn(static_cast<int>(t));
+  });
 }
 
 void parallel_ranges(ThreadPool& pool, int64_t count,

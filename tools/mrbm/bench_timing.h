@@ -15,10 +15,8 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <ostream>
 #include <string>
 #include <thread>
@@ -84,30 +82,18 @@ TimingResult time_cpu(const std::function<void()>& body, int warmup, int reps);
 
 // ---- CPU threads ----------------------------------------------------------------------------
 
-// A fixed set of worker threads, created once so that thread start-up is not timed.
-// run(fn) calls fn(t) for t = 0 .. size()-1 (t = 0 on the calling thread) and returns when all
-// calls have returned. Not reentrant: one run at a time.
+// The benches' view of mrbm's CPU thread pool (core/cpu_threads.h, whose workers persist, so
+// thread start-up is never timed): constructing one sets mrbm's thread count (set_cpu_threads);
+// run(fn) calls fn(t) for t = 0 .. size()-1 (t = 0 on the calling thread, t on the same worker on
+// every call: what first-touch placement needs) and returns when all calls have returned.
 class ThreadPool {
  public:
   explicit ThreadPool(int threads);
-  ~ThreadPool();
-  ThreadPool(const ThreadPool&) = delete;
-  ThreadPool& operator=(const ThreadPool&) = delete;
-
-  int size() const { return static_cast<int>(workers_.size()) + 1; }
+  int size() const { return threads_; }
   void run(const std::function<void(int)>& fn);
 
  private:
-  void worker_loop(int index);
-
-  std::vector<std::thread> workers_;
-  std::mutex mutex_;
-  std::condition_variable start_cv_;
-  std::condition_variable done_cv_;
-  const std::function<void(int)>* task_ = nullptr;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
-  bool stopping_ = false;
+  int threads_;
 };
 
 // Splits [0, count) into pool.size() contiguous, nearly equal ranges and runs
