@@ -9,6 +9,7 @@
 #include <random>
 #include <unistd.h>
 
+#include "core/cpu_threads.h"
 #include "core/safetensors.h"
 #include "data/dataset.h"
 #include "data/idx_reader.h"
@@ -101,6 +102,33 @@ TEST_CASE("demo preset training on Fashion-MNIST lowers the reconstruction error
   CHECK(error_after < 0.67 * error_before);
   CHECK(gap_after > gap_before);
   CHECK(gap_after > 0);
+}
+
+// Every CPU loop of a step is split over core/cpu_threads.h's pool so that each output element is
+// computed by one part (the GEMMs by one single-threaded OpenBLAS call per block of C): training
+// on 1 and 3 threads must give the same parameters. The demo preset at batch 64 is big enough for
+// every split to happen (GEMMs >= 4 MFLOP per part, passes >= 2^15 elements per part).
+TEST_CASE("training gives the same parameters on 1 and 3 CPU threads", "[layers][training]") {
+  const ModelSpec spec = preset("demo");
+  const Tensor batch = random_images(64, spec, 3);
+  TrainOptions options;
+  options.lr = 0.01;
+  options.seed = 4;
+  auto train = [&](int threads) {
+    set_cpu_threads(threads);
+    Dbn dbn(spec, Device::cpu(), nullptr, 6);
+    Trainer trainer(dbn, options);
+    for (int i = 0; i < 2; ++i) trainer.step(batch);
+    std::vector<std::vector<float>> values;
+    for (const auto& p : dbn.parameters()) values.push_back(p.value().to_vector<float>());
+    return values;
+  };
+  const int restore = cpu_threads();
+  const auto one = train(1);
+  const auto three = train(3);
+  set_cpu_threads(restore);
+  REQUIRE(one.size() == three.size());
+  for (size_t i = 0; i < one.size(); ++i) CHECK(one[i] == three[i]);
 }
 
 TEST_CASE("checkpoints round-trip bit-exactly and resume exactly", "[layers][checkpoint]") {

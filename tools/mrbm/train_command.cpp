@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "core/cpu_threads.h"
 #include "data/batch_iterator.h"
 #include "data/data_spec.h"
 #include "data/png_grid.h"
@@ -49,6 +50,7 @@ struct TrainArgs {
   int64_t log_every = 50;
   int64_t sample_count = 64;
   int64_t gibbs_steps = 100;
+  int threads = 0;  // 0: every core
   bool resume = false;
   bool model_given = false, data_given = false;
 };
@@ -340,12 +342,18 @@ void register_train_command(CLI::App& app) {
   cmd->add_option("--gibbs-steps", a->gibbs_steps, "Gibbs steps in the top RBM for samples.png")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--threads", a->threads,
+                  "CPU threads of every CPU loop, GEMMs included (0: all cores; also on --device "
+                  "cuda, for data loading and evaluation)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--resume", a->resume,
                 "Continue the run in --out from its checkpoint (model, data, seed and batch come from run.json)");
   cmd->callback([a, cmd] {
     TrainArgs args = *a;
     args.model_given = cmd->count("--model") > 0;
     args.data_given = cmd->count("--data") > 0;
+    if (args.threads > 0) set_cpu_threads(args.threads);
     run_train(args);
   });
 }
