@@ -28,6 +28,9 @@ void use_one_blas_thread();
 // to a spinning worker costs about a microsecond, to a sleeping one 10-50 us: keep parts at ~20 us
 // of work or more). Returns after every part is done; fn must not throw. Called from inside a part,
 // or while another thread's loop holds the pool, it runs the parts on the calling thread.
+// The pool's workers are not re-created after fork(): a child process must not run mrbm's CPU
+// loops on more than one thread if the parent already had (set_cpu_threads(1) first; the same rule
+// as for OpenMP pools).
 void parallel_for(int64_t n, int64_t min_part, const std::function<void(int64_t, int64_t)>& fn);
 
 // parallel_for over parts that each run a CPU kernel: throws (MRBM_KERNEL_CHECK) with the first
