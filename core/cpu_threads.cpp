@@ -179,18 +179,14 @@ void parallel_for(int64_t n, int64_t min_part, const std::function<void(int64_t,
   if (n <= 0) return;
   const int64_t parts = std::max<int64_t>(
       1, std::min<int64_t>({cpu_threads(), n / std::max<int64_t>(1, min_part), kMaxParts}));
-  auto range = [&](int64_t p) { fn(n * p / parts, n * (p + 1) / parts); };
-  if (parts == 1 || t_in_pool_part) {
-    if (parts == 1) {
-      fn(0, n);
-    } else {
-      for (int64_t p = 0; p < parts; ++p) range(p);
-    }
+  if (parts == 1) {
+    fn(0, n);
     return;
   }
-  const std::function<void(int)> part = [&](int p) { range(p); };
-  if (!pool().run(static_cast<int>(parts), part)) {
-    for (int64_t p = 0; p < parts; ++p) range(p);
+  const std::function<void(int)> part = [&](int p) { fn(n * p / parts, n * (p + 1) / parts); };
+  // Inside a part, or while another thread's loop holds the pool: the same parts, on this thread.
+  if (t_in_pool_part || !pool().run(static_cast<int>(parts), part)) {
+    for (int p = 0; p < parts; ++p) part(p);
   }
 }
 
