@@ -41,13 +41,10 @@ void forward_float64(const Tensor& x, const kernels::UnitSpec& unit, Tensor* mea
 // A CPU pass (forward or backward) split over rows on core/cpu_threads.h's threads: fn(begin, end,
 // shift) runs rows [begin, end), shift(ptr) moving a rows x cols pointer to row begin. Every
 // element and every row sum depends on its own inputs only (samples on (seed, element index), kept
-// global by first_element), so the result is bit-identical to one call whatever the split. Parts
-// have at least 2^15 elements: handing a part to the pool costs 1-50 us.
+// global by first_element), so the result is bit-identical to one call whatever the split.
 template <class Fn>
 void split_pass_rows(int64_t rows, int64_t cols, const Fn& fn) {
-  const int64_t min_rows =
-      std::max<int64_t>(1, ((int64_t{1} << 15) + cols - 1) / std::max<int64_t>(1, cols));
-  parallel_for_kernel(rows, min_rows, [&](int64_t begin, int64_t end) {
+  parallel_rows_kernel(rows, cols, [&](int64_t begin, int64_t end) {
     const int64_t offset = begin * cols;
     return fn(begin, end, [offset](auto* ptr) { return ptr ? ptr + offset : ptr; });
   });

@@ -191,12 +191,11 @@ ConvAlgo choose_algo(ConvOp op, ConvAlgo requested, const Tensor& out, const Con
 // ---- device dispatch of the small kernels ------------------------------------------------------
 
 // CPU im2col/col2im split over images on core/cpu_threads.h's threads (each image owns its columns
-// of col and its part of x: the result is the same whatever the split). A part covers at least
-// 2^15 elements of col, so small layers stay on the calling thread.
+// of col and its part of x: the result is the same whatever the split). Small layers stay on the
+// calling thread (parallel_rows_kernel's minimum part).
 template <class F>
 void for_image_ranges(const ConvShape& s, const F& f) {
-  const int64_t per_image = std::max<int64_t>(1, kernels::conv_col_count(s) / std::max<int64_t>(1, s.batch));
-  parallel_for_kernel(s.batch, std::max<int64_t>(1, (int64_t{1} << 15) / per_image), f);
+  parallel_rows_kernel(s.batch, kernels::conv_col_count(s) / std::max<int64_t>(1, s.batch), f);
 }
 
 template <class T>
@@ -235,14 +234,11 @@ void run_col2im(Tensor& x, const Tensor& col, const ConvShape& s, CudaContext* c
 template <class T>
 void run_swap(Tensor& out, const Tensor& in, int64_t dim0, int64_t dim1, int64_t inner, double beta,
               CudaContext* cuda) {
-  if (cuda == nullptr) {  // rows of out split over threads, parts of at least 2^15 elements
-    const int64_t row = std::max<int64_t>(1, dim0 * inner);
-    parallel_for_kernel(dim1, std::max<int64_t>(1, (int64_t{1} << 15) / row),
-                        [&](int64_t c0, int64_t c1) {
-                          return kernels::swap_outer_dims_cpu_rows(out.data<T>(), in.data<T>(), dim0,
-                                                                   dim1, inner, static_cast<T>(beta),
-                                                                   c0, c1);
-                        });
+  if (cuda == nullptr) {  // rows of out split over threads
+    parallel_rows_kernel(dim1, dim0 * inner, [&](int64_t c0, int64_t c1) {
+      return kernels::swap_outer_dims_cpu_rows(out.data<T>(), in.data<T>(), dim0, dim1, inner,
+                                               static_cast<T>(beta), c0, c1);
+    });
     return;
   }
 #if defined(MRBM_WITH_CUDA)

@@ -190,6 +190,12 @@ void parallel_for(int64_t n, int64_t min_part, const std::function<void(int64_t,
   }
 }
 
+void parallel_rows_kernel(int64_t rows, int64_t row_elements,
+                          const std::function<kernels::Status(int64_t, int64_t)>& fn) {
+  const int64_t per_row = std::max<int64_t>(1, row_elements);
+  parallel_for_kernel(rows, (kMinPartElements + per_row - 1) / per_row, fn);
+}
+
 void parallel_for_kernel(int64_t n, int64_t min_part,
                          const std::function<kernels::Status(int64_t, int64_t)>& fn) {
   std::atomic<int> first_error{static_cast<int>(kernels::Status::kOk)};

@@ -38,4 +38,11 @@ void parallel_for(int64_t n, int64_t min_part, const std::function<void(int64_t,
 void parallel_for_kernel(int64_t n, int64_t min_part,
                          const std::function<kernels::Status(int64_t, int64_t)>& fn);
 
+// parallel_for_kernel over `rows` items of `row_elements` elements each, in parts of at least
+// kMinPartElements elements: the split used by every element-wise CPU loop of a training step
+// (a part of simple work that small costs about what handing it to the pool costs).
+constexpr int64_t kMinPartElements = int64_t{1} << 15;
+void parallel_rows_kernel(int64_t rows, int64_t row_elements,
+                          const std::function<kernels::Status(int64_t, int64_t)>& fn);
+
 }  // namespace mrbm

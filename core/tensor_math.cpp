@@ -39,13 +39,12 @@ void check_like(const Tensor& out, const Tensor& in, const char* op) {
   }
 }
 
-// fn(r0, r1) on row ranges of a rows x cols CPU operation, over core/cpu_threads.h's pool (parts
-// of at least 2^15 elements); each row is computed by one call, so the split never changes the
-// result. Throws the first failing part's status.
+// fn(r0, r1) on row ranges of a rows x cols CPU operation (parallel_rows_kernel); each row is
+// computed by one call, so the split never changes the result. Throws the first failing part's
+// status; returns kOk for dispatch.
 template <class Fn>
 kernels::Status split_rows(int64_t rows, int64_t cols, const Fn& fn) {
-  const int64_t min_rows = std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, cols));
-  parallel_for_kernel(rows, min_rows, fn);
+  parallel_rows_kernel(rows, cols, fn);
   return kernels::Status::kOk;
 }
 

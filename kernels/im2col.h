@@ -38,6 +38,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/conv_shape.h"
 #include "kernels/hd.h"
@@ -154,6 +155,19 @@ inline void scatter_add_row(T* dst, const T* src, int64_t n, int64_t stride) {
   for (int64_t t = 0; t < n; ++t) dst[t * stride] += src[t];
 }
 
+// f(std::integral_constant<int64_t, k>) with k = the stride when it is 1 or 2 (compile-time, for the
+// vectorized row loops), else k = 0 (the stride read at run time).
+template <class F>
+void with_stride(int64_t stride, const F& f) {
+  if (stride == 1) {
+    f(std::integral_constant<int64_t, 1>{});
+  } else if (stride == 2) {
+    f(std::integral_constant<int64_t, 2>{});
+  } else {
+    f(std::integral_constant<int64_t, 0>{});
+  }
+}
+
 template <int64_t kStride, class T>
 void im2col_rows(T* col, const T* x, const ConvShape& s, int64_t b_begin, int64_t b_end) {
   const int64_t cols = conv_col_cols(s);
@@ -217,13 +231,9 @@ Status im2col_cpu_by_rows_batches(T* col, const T* x, const ConvShape& s, int64_
   const Status status = validate_im2col_args(col, x, s);
   if (status != Status::kOk) return status;
   if (b_begin < 0 || b_end > s.batch || b_begin > b_end) return Status::kInvalidArgument;
-  if (s.stride_w == 1) {
-    detail::im2col_rows<1>(col, x, s, b_begin, b_end);
-  } else if (s.stride_w == 2) {
-    detail::im2col_rows<2>(col, x, s, b_begin, b_end);
-  } else {
-    detail::im2col_rows<0>(col, x, s, b_begin, b_end);
-  }
+  detail::with_stride(s.stride_w, [&](auto stride) {
+    detail::im2col_rows<decltype(stride)::value>(col, x, s, b_begin, b_end);
+  });
   return Status::kOk;
 }
 
@@ -233,13 +243,9 @@ Status col2im_cpu_by_rows_batches(T* x, const T* col, const ConvShape& s, int64_
   const Status status = validate_im2col_args(col, x, s);
   if (status != Status::kOk) return status;
   if (b_begin < 0 || b_end > s.batch || b_begin > b_end) return Status::kInvalidArgument;
-  if (s.stride_w == 1) {
-    detail::col2im_rows<1>(x, col, s, b_begin, b_end);
-  } else if (s.stride_w == 2) {
-    detail::col2im_rows<2>(x, col, s, b_begin, b_end);
-  } else {
-    detail::col2im_rows<0>(x, col, s, b_begin, b_end);
-  }
+  detail::with_stride(s.stride_w, [&](auto stride) {
+    detail::col2im_rows<decltype(stride)::value>(x, col, s, b_begin, b_end);
+  });
   return Status::kOk;
 }
 

@@ -50,6 +50,7 @@
 #include "kernels/multinary.h"
 #include "kernels/multinary_reference.h"
 #include "kernels/multinary_table.h"
+#include "layers/unit_config.h"
 #include "tools/mrbm/bench_timing.h"
 
 #if defined(MRBM_WITH_CUDA)
@@ -156,20 +157,6 @@ std::vector<OutputSet> output_sets() {
       {"sample:gaussian", true, false, false, Sampler::kGaussian},
       {"sample:exact", true, false, false, Sampler::kExact},
   };
-}
-
-const char* sampler_name(Sampler s) {
-  switch (s) {
-    case Sampler::kNone:
-      return "none";
-    case Sampler::kMean:
-      return "mean";
-    case Sampler::kGaussian:
-      return "gaussian";
-    case Sampler::kExact:
-      return "exact";
-  }
-  return "?";
 }
 
 const char* kind_name(UnitKind k) {
@@ -406,7 +393,7 @@ Row make_row(const DeviceRun& run, const UnitDef& u, const OutputSet& o, const C
   row["scale"] = u.unit.scale;
   row["spacing"] = u.unit.spacing;
   row["outputs"] = o.name;
-  row["sampler"] = sampler_name(o.sampler);
+  row["sampler"] = layers::sampler_name(o.sampler);
   row["rows"] = run.rows;
   row["cols"] = run.cols;
   row["elements"] = run.rows * run.cols;
