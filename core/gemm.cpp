@@ -54,12 +54,15 @@ void reference(Tensor& c, const Tensor& a, const Tensor& b, bool ta, bool tb, do
 }
 
 #if defined(MRBM_HAVE_OPENBLAS)
-// C = alpha op(A) op(B) + beta C on cpu_threads() threads, OpenBLAS on one thread each: C's larger
-// dimension is cut into contiguous blocks of whole 16-wide tiles (the width of OpenBLAS's AVX-512
-// kernels), one BLAS call per block. Every element of C comes from one call, over all of k, so
-// the split never adds partial sums. Parts get at least ~4 MFLOP (~40 us here): handing a part
-// to another thread costs 1-50 us. Measured against OpenBLAS's own 2 threads (2-core Zen 4, demo
-// shapes): the same speed on the large products, 4x faster on the thin weight gradient
+// C = alpha op(A) op(B) + beta C, OpenBLAS on one thread per call: C's larger dimension is cut
+// into contiguous blocks of whole 16-wide tiles (the width of OpenBLAS's AVX-512 kernels), one BLAS
+// call per block, and the blocks are shared out over cpu_threads() threads. Every element of C
+// comes from one call, over all of k, so the split never adds partial sums. The cut is a function
+// of the shape alone (at most kBlocks blocks of at least ~4 MFLOP each: handing a part to another
+// thread costs 1-50 us), never of the thread count: OpenBLAS's rounding can depend on the shape of
+// a call (its kernels differ per CPU), so a thread-count-dependent cut would make the bits depend
+// on the thread count. Measured against OpenBLAS's own 2 threads (2-core Zen 4, demo shapes): the
+// same speed on the large products, 4x faster on the thin weight gradient
 // [32, 16] = [32, 12544] [12544, 16], and no idle BLAS thread spinning between products.
 template <class T, class Blas>
 void blas_gemm_split(const Blas& blas, bool ta, bool tb, const GemmDims& d, T alpha, const T* a,
@@ -67,16 +70,18 @@ void blas_gemm_split(const Blas& blas, bool ta, bool tb, const GemmDims& d, T al
   use_one_blas_thread();
   const auto opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
   constexpr int64_t kTile = 16;
-  constexpr double kMinFlopsPerPart = 4e6;
+  constexpr int64_t kBlocks = 16;  // enough for 16 threads; repacking op(A) per block costs ~1/16
+  constexpr double kMinFlopsPerBlock = 4e6;
   const bool split_n = d.n >= d.m;
   const int64_t extent = split_n ? d.n : d.m;
   const int64_t tiles = (extent + kTile - 1) / kTile;
-  const double flops_per_tile = 2.0 * static_cast<double>(d.m) * static_cast<double>(d.n) *
-                                static_cast<double>(d.k) / static_cast<double>(tiles);
-  const int64_t min_tiles =
-      std::max<int64_t>(1, static_cast<int64_t>(kMinFlopsPerPart / flops_per_tile));
-  parallel_for(tiles, min_tiles, [&](int64_t t0, int64_t t1) {
-    const int64_t lo = t0 * kTile, len = std::min(extent, t1 * kTile) - lo;
+  const double flops = 2.0 * static_cast<double>(d.m) * static_cast<double>(d.n) *
+                       static_cast<double>(d.k);
+  const int64_t blocks = std::max<int64_t>(
+      1, std::min<int64_t>({kBlocks, tiles, static_cast<int64_t>(flops / kMinFlopsPerBlock)}));
+  auto run_block = [&](int64_t block) {  // tiles [tiles block / blocks, tiles (block + 1) / blocks)
+    const int64_t lo = tiles * block / blocks * kTile;
+    const int64_t len = std::min(extent, tiles * (block + 1) / blocks * kTile) - lo;
     if (split_n) {  // columns lo .. lo+len of op(B) and C
       blas(CblasRowMajor, opa, opb, d.m, len, d.k, alpha, a, d.lda, tb ? b + lo * d.ldb : b + lo,
            d.ldb, beta, c + lo, d.ldc);
@@ -84,6 +89,9 @@ void blas_gemm_split(const Blas& blas, bool ta, bool tb, const GemmDims& d, T al
       blas(CblasRowMajor, opa, opb, len, d.n, d.k, alpha, ta ? a + lo : a + lo * d.lda, d.lda, b,
            d.ldb, beta, c + lo * d.ldc, d.ldc);
     }
+  };
+  parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t block = b0; block < b1; ++block) run_block(block);
   });
 }
 #endif

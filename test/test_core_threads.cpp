@@ -125,6 +125,35 @@ TEST_CASE("CPU gemm split over threads equals the reference for every transpose"
   }
 }
 
+// The cut of C into BLAS calls depends on the shape alone (core/gemm.cpp), so the bits do not
+// depend on the thread count by construction, whatever OpenBLAS kernel the CPU gets (its rounding
+// may depend on a call's shape). Shapes that are cut into 16 blocks, into a few, and not at all.
+TEST_CASE("CPU gemm gives the same bits on 1, 2, 3 and 7 threads", "[core]") {
+  ThreadCountGuard guard;
+  struct Dims {
+    int64_t m, n, k;
+  };
+  for (const Dims d : {Dims{64, 3001, 300}, Dims{1500, 40, 129}, Dims{9, 700, 400},
+                       Dims{5, 7, 3}}) {
+    const auto av = test::random_floats(d.m * d.k, -1.0f, 1.0f, 17);
+    const auto bv = test::random_floats(d.k * d.n, -1.0f, 1.0f, 18);
+    const Tensor a = Tensor::from_vector(av, {d.m, d.k});
+    const Tensor b = Tensor::from_vector(bv, {d.k, d.n});
+    std::vector<float> first;
+    for (int threads : {1, 2, 3, 7}) {
+      set_cpu_threads(threads);
+      Tensor c = Tensor::from_vector(test::poisoned(d.m * d.n), {d.m, d.n});
+      gemm(c, a, b, false, false, 1.0, 0.0, nullptr);
+      INFO("m " << d.m << " n " << d.n << " k " << d.k << " threads " << threads);
+      if (first.empty()) {
+        first = c.to_vector<float>();
+      } else {
+        REQUIRE(c.to_vector<float>() == first);
+      }
+    }
+  }
+}
+
 // add_bias, broadcast_product and the conv permutes split their rows over the pool: the bits must
 // not depend on the thread count. 64 x 8192 = 2^19 elements: 4 parts of at least 2^15 each.
 TEST_CASE("row-split CPU ops give the same bits on 1 and 4 threads", "[core]") {
