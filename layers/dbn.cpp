@@ -216,17 +216,27 @@ Tensor Dbn::generate_from_top(const Tensor& top_start, int64_t gibbs_steps, uint
 }
 
 Tensor Dbn::visible_noise(size_t l, int64_t count, uint64_t seed, uint32_t offset) const {
-  const RbmLayer& layer = *layers_.at(l);
-  Shape shape = layer.visible_shape();
-  shape.insert(shape.begin(), count);
+  MRBM_CHECK(l < layers_.size(), "visible_noise: layer " << l << " of " << layers_.size());
+  // Uniform noise over the input unit's range, image-shaped...
+  const Shape shape{count, spec_.channels, spec_.height, spec_.width};
   const int64_t n = shape_numel(shape);
-  const double range = layer.visible_unit().max_value();
+  const double range = spec_.input_unit.max_value();
   std::vector<float> noise(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
     kernels::PhiloxStream rng(seed, static_cast<uint64_t>(i), offset);
     noise[static_cast<size_t>(i)] = static_cast<float>(range * rng.uniform());
   }
-  return Tensor::from_vector(noise, shape).to(device_, stream());
+  Tensor v = Tensor::from_vector(noise, shape).to(device_, stream());
+  // ...then up through the layers below by hidden means: layer l's chains start where the layers
+  // below put noise, the range of states they produce (uniform noise in a hidden layer's own
+  // range lies far from all of them, and the top-down pass maps it to black images).
+  NoGradGuard no_grad;
+  Tape tape = make_tape();
+  for (size_t i = 0; i < l; ++i) v = up(tape, v, i);
+  const RbmLayer& layer = *layers_[l];
+  Shape want = layer.visible_shape();
+  want.insert(want.begin(), count);
+  return v.shape() == want ? v : v.reshape(want);
 }
 
 void Dbn::set_chains(std::vector<Tensor> chains) {

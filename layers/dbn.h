@@ -16,7 +16,7 @@
 // step); a Trainer commits DbnLoss::chain_ends after each step and checkpoints carry them.
 //
 // Generation: Gibbs sampling in the top RBM (hidden sample, then the visible mean) for S steps,
-// from uniform noise or from the up pass of given images, then the top-down pass of means
+// from the up pass of uniform noise images or of given images, then the top-down pass of means
 // v^(l) = f_v(a^(l) + h W^(l)T) (conv_transpose for conv layers) down to the image.
 #pragma once
 
@@ -77,7 +77,8 @@ class Dbn {
   // layer's persistent chains).
   Tensor generate_from_top(const Tensor& top_start, int64_t gibbs_steps, uint64_t seed) const;
 
-  // Uniform noise over layer l's visible range, [count, visible...] on this model's device; a
+  // Noise in layer l's visible space, [count, visible...] on this model's device: uniform noise
+  // images over the input unit's range, passed up through layers 0..l-1 by hidden means. A
   // function of (seed, offset, element index) only.
   Tensor visible_noise(size_t l, int64_t count, uint64_t seed, uint32_t offset) const;
 
