@@ -149,6 +149,27 @@ if expect_ok info --checkpoint "$CKPT" --json; then
   check "info --checkpoint --json has the spec" grep -qF '"model_spec"' "$CAP/out"
 fi
 expect_error 2 "File does not exist: $TMP/nosuch" info --checkpoint "$TMP/nosuch"
+# The progress bar counts what an epoch trains on: all 12 images with a batch above them.
+if expect_ok train --model "$TMP/tiny.json" --data "$GOOD" --batch 100 --epochs 1 --device cpu \
+     --sample-count 4 --gibbs-steps 1 --out "$TMP/big-batch"; then
+  check "--batch 100 on 12 images: the bar counts 12 images" grep -qF "epoch 1/1 [########################] 12/12 img" "$CAP/err"
+  check "train says what runs after an epoch's 100%" \
+    grep -qF "  epoch 1: evaluating, drawing the sample grids (1 Gibbs steps), saving the checkpoint" "$CAP/err"
+fi
+if expect_ok train --model "$TMP/tiny.json" --data "$GOOD" --limit 10 --batch 4 --epochs 1 --device cpu \
+     --sample-count 4 --gibbs-steps 1 --out "$TMP/partial-batch"; then
+  check "10 images in batches of 4: the settings say 8 are trained per epoch" \
+    grep -qF "1 epochs of 2 batches of 4 images (8 of the 10 images per epoch: the short last batch of each shuffled epoch is left out)" "$CAP/err"
+  check "10 images in batches of 4: the bar counts 8" grep -qF "epoch 1/1 [########################] 8/8 img" "$CAP/err"
+fi
+# classify: a progress line per SVM training (when this build has liblinear).
+if ! "$MRBM" classify --raw-pixels --data "mnist:$TMP/none" 2>&1 | grep -q "needs liblinear"; then
+  if expect_ok classify --raw-pixels --data "$GOOD" --c-values 0.1,1 --holdout 0.25; then
+    for label in "SVM C=0\.1" "SVM C=1" "SVM C=(0\.1|1) \(final\)"; do
+      check "classify shows the progress of '$label'" grep -qE "^$label \[#+\] [0-9]+/[0-9]+ classes" "$CAP/err"
+    done
+  fi
+fi
 if expect_ok train --help; then
   check "train --help: the numeric defaults of the default model" \
     grep -qE -- "--epochs.*demo: [0-9]+" <(tr -s ' \n' ' ' <"$CAP/out")

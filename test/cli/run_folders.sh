@@ -120,6 +120,28 @@ if expect_ok train "${quick[@]}" --epochs 1 --out "$TMP/k9"; then
   fi
 fi
 
+# --- an epoch that fails (a full disk, here an image grid that cannot be written) leaves the folder
+# as its last checkpoint describes it: the old grids and checkpoint, metrics.jsonl up to it ------
+if expect_ok train "${quick[@]}" --epochs 1 --out "$TMP/full"; then
+  before=$(cd "$TMP/full" && md5sum checkpoint.safetensors samples.png samples-from-data.png reconstructions.png metrics.jsonl)
+  mkdir -p "$TMP/full/reconstructions.png.new/x"  # where the epoch's last grid goes first
+  (cd "$TMP/cwd" && "$MRBM" train --out "$TMP/full" --resume --epochs 2 >"$CAP/out" 2>"$CAP/err")
+  rc=$?
+  check "a failing epoch exits 1 (rc $rc)" test "$rc" = 1
+  check "a failing epoch: the error names the grid" grep -qE "^mrbm: error: .*reconstructions.png.new" "$CAP/err"
+  rm -r "$TMP/full/reconstructions.png.new"
+  check "a failing epoch: checkpoint, grids and metrics.jsonl as after epoch 1" \
+    test "$(cd "$TMP/full" && md5sum checkpoint.safetensors samples.png samples-from-data.png reconstructions.png metrics.jsonl)" = "$before"
+  check "a failing epoch: no pending grid is left" bash -c "! ls '$TMP/full' | grep -q '\\.new$'"
+  check "a failing epoch: no temporary file is left" bash -c "! ls '$TMP/full' | grep -q 'tmp'"
+  if expect_ok train --out "$TMP/full" --resume --epochs 2; then
+    check "after the failed epoch, --resume gives the uninterrupted parameters" \
+      test "$(tensor_bytes "$TMP/full/checkpoint.safetensors")" = "$(tensor_bytes "$TMP/ref/checkpoint.safetensors")"
+    check "after the failed epoch: the steps of the uninterrupted run" \
+      diff <(metric_steps "$TMP/full/metrics.jsonl") <(metric_steps "$TMP/ref/metrics.jsonl")
+  fi
+fi
+
 # --- outputs are checked before any work; a missing parent folder is an error for every command --
 expect_error 1 "--out $TMP/out/missing/run: the folder $TMP/out/missing does not exist" \
   train "${quick[@]}" --epochs 1 --out "$TMP/out/missing/run"
@@ -196,6 +218,19 @@ if ls "$FMNIST"/train-images-idx3-ubyte* >/dev/null 2>&1; then
         "$TMP/int/metrics.jsonl" "$TMP/int-ref/metrics.jsonl"
     fi
   fi
+  # SIGTERM is handled like Ctrl-C: the checkpoint is saved, exit 143.
+  (cd "$TMP/cwd" && exec "$MRBM" train "${long[@]}" --out "$TMP/term" >"$CAP/out" 2>"$CAP/err") &
+  pid=$!
+  for _ in $(seq 1 600); do
+    grep -q "epoch 1/1 \[##" "$CAP/err" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -TERM "$pid" 2>/dev/null
+  wait "$pid"
+  rc=$?
+  check "SIGTERM mid-epoch exits 143 (rc $rc)" test "$rc" = 143
+  check "SIGTERM: the checkpoint is saved" grep -qF "mrbm train: terminated; checkpoint saved at step" "$CAP/err"
   # Ctrl-C during features: no temporary file is left.
   mkdir -p "$TMP/feat"
   (cd "$TMP/cwd" && exec "$MRBM" features --checkpoint "$TMP/int/checkpoint.safetensors" --data fashion-mnist \
