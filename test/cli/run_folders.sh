@@ -98,6 +98,14 @@ if expect_ok train "${quick[@]}" --epochs 1 --out "$TMP/one"; then
   fi
 fi
 
+# A checkpoint of another model in the folder: the message names the first differing field.
+sed 's/"channels": 4,/"channels": 8,/' "$TMP/tiny.json" >"$TMP/tiny8.json"
+if expect_ok train --model "$TMP/tiny8.json" --data "$GOOD" --batch 4 --epochs 0 --device cpu --out "$TMP/other"; then
+  cp "$TMP/other/checkpoint.safetensors" "$TMP/one/checkpoint.safetensors"
+  expect_error 1 "$TMP/one/checkpoint.safetensors: the checkpoint belongs to another model (its spec has 8 at /layers/0/channels, the model 4)" \
+    train --out "$TMP/one" --resume --epochs 3
+fi
+
 # --- kill -9 after logging steps past the checkpoint: the resumed metrics hold each step once ---
 if expect_ok train "${quick[@]}" --epochs 1 --out "$TMP/k9"; then
   cp "$TMP/k9/checkpoint.safetensors" "$TMP/epoch1.safetensors"

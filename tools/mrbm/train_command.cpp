@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <vector>
 
 #include "core/cpu_threads.h"
 #include "core/log.h"
@@ -64,6 +65,12 @@ struct TrainArgs {
        log_every_given = false, sample_count_given = false, gibbs_steps_given = false;
 };
 
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
 // What run.json records: enough to resume, and to refuse mixing runs.
 json run_record(const layers::ModelSpec& spec, const TrainArgs& a, int64_t images) {
   return {{"model_spec", layers::model_spec_to_json(spec)},
@@ -84,7 +91,7 @@ json run_record(const layers::ModelSpec& spec, const TrainArgs& a, int64_t image
 // and so may --log-every, --sample-count and --gibbs-steps (they change no parameter).
 // Returns whether run.json must be rewritten (a changed setting, or an older run.json).
 bool take_settings_from_run(const json& previous, const fs::path& run_json, TrainArgs& a,
-                            layers::ModelSpec& spec) {
+                            layers::ModelSpec& spec, std::vector<std::string>& notes) {
   spec = layers::model_spec_from_json(previous.at("model_spec"), run_json.string() + ": model_spec");
   if (a.model_given && layers::model_spec_to_json(layers::load_model_spec(a.model)) !=
                            previous.at("model_spec")) {
@@ -128,8 +135,8 @@ bool take_settings_from_run(const json& previous, const fs::path& run_json, Trai
   output_setting(a.gibbs_steps_given, a.gibbs_steps, "gibbs_steps");
   const double lr = previous.at("lr").get<double>();
   if (a.lr_given && a.lr != lr) {
-    MRBM_LOG_INFO("--lr " << a.lr << ": the run continues with this learning rate (it had " << lr
-                          << "), so it no longer equals an uninterrupted run");
+    notes.push_back("--lr " + fmt("%g", a.lr) + ": the run continues with this learning rate (it had " +
+                    fmt("%g", lr) + "), so it no longer equals an uninterrupted run");
     changed = true;
   } else {
     a.lr = lr;
@@ -137,8 +144,8 @@ bool take_settings_from_run(const json& previous, const fs::path& run_json, Trai
   // run.json before this option existed: the preset's epochs, as the run was started.
   const int64_t epochs = previous.value("epochs", spec.training.epochs);
   if (a.epochs_given && a.epochs != epochs) {
-    MRBM_LOG_INFO("--epochs " << a.epochs << ": the run now goes to " << a.epochs
-                              << " epochs (it asked for " << epochs << ")");
+    notes.push_back("--epochs " + std::to_string(a.epochs) + ": the run now goes to " +
+                    std::to_string(a.epochs) + " epochs (it asked for " + std::to_string(epochs) + ")");
     changed = true;
   } else {
     a.epochs = epochs;
@@ -181,12 +188,6 @@ double mean_of(const Tensor& t) {
   return v.empty() ? 0 : s / static_cast<double>(v.size());
 }
 
-std::string fmt(const char* f, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, f, v);
-  return buf;
-}
-
 // The image grids of an epoch are written next to their final names and renamed only after the
 // epoch's checkpoint is saved, so the folder's PNGs and checkpoint always describe the same epoch.
 const char* const kGridNames[] = {"samples.png", "samples-from-data.png", "reconstructions.png"};
@@ -202,12 +203,15 @@ void run_train(TrainArgs a) {
   const RunFolderState state = folder.state();
   layers::ModelSpec spec;
   bool rewrite_run_json = false;
+  // Info lines wait until every input (the data, the checkpoint) has been read, so that a bad
+  // input is reported as the only line.
+  std::vector<std::string> notes;
   if (a.resume) {
     if (state == RunFolderState::kEmpty) {
       MRBM_THROW(IoError, "--resume: " << out.string() << " holds no run (no " << run_json.filename().string()
                                        << "); drop --resume to start one there");
     }
-    rewrite_run_json = take_settings_from_run(read_run_json(run_json), run_json, a, spec);
+    rewrite_run_json = take_settings_from_run(read_run_json(run_json), run_json, a, spec, notes);
   } else {
     spec = layers::load_model_spec(a.model);
     if (state == RunFolderState::kCheckpointed) {
@@ -237,11 +241,7 @@ void run_train(TrainArgs a) {
   check_data_fits_model(train, a.data, spec);
   std::string device_note;
   const Device device = resolve_device_quietly(a.device, &device_note);
-  if (!device_note.empty()) MRBM_LOG_INFO(device_note);
-  if (a.limit > train.count) {
-    MRBM_LOG_WARN("--limit " << a.limit << ": " << a.data << " has " << train.count
-                             << " training images; training on all " << train.count);
-  }
+  if (!device_note.empty()) notes.push_back(device_note);
   check_memory_fits(spec, std::min(a.batch, train.count), /*training=*/true, device);
   std::unique_ptr<CudaContext> cuda = make_context(device);
   layers::Dbn dbn(spec, device, cuda.get(), a.seed);
@@ -274,6 +274,7 @@ void run_train(TrainArgs a) {
     epochs_done = info.epoch;
     double last_logged_time = 0;
     const int64_t dropped = trim_metrics(folder.metrics(), info.step, &last_logged_time);
+    for (const auto& note : notes) MRBM_LOG_INFO(note);
     // The training time saved with the checkpoint; a checkpoint written before it was saved
     // continues from the last time logged, so that time_s never goes back.
     const auto t = info.extra.find("train_seconds");
@@ -285,6 +286,7 @@ void run_train(TrainArgs a) {
     remove_pending_grids(out);
     if (rewrite_run_json) write_text_atomically(run_json, run_record(spec, a, train.count).dump(2) + "\n");
   } else {
+    for (const auto& note : notes) MRBM_LOG_INFO(note);
     if (state == RunFolderState::kStarted) {
       MRBM_LOG_INFO(out.string() << ": no checkpoint yet; starting the run again from scratch with its "
                                  << run_json.filename().string());
@@ -296,6 +298,11 @@ void run_train(TrainArgs a) {
     write_text_atomically(run_json, run_record(spec, a, train.count).dump(2) + "\n");
     // The initialized model at once: a run stopped at any point after this line can be resumed.
     save(0, 0.0);
+  }
+
+  if (a.limit > train.count) {
+    MRBM_LOG_WARN("--limit " << a.limit << ": " << a.data << " has " << train.count
+                             << " training images; training on all " << train.count);
   }
 
   data::BatchIteratorOptions bopts;
