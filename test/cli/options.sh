@@ -48,6 +48,8 @@ expect_error 2 "--count must be a positive integer (or -1: all), got '0'" \
 expect_error 2 "--c-values must be a positive number, got '0'" classify --raw-pixels --data "$GOOD" --c-values 1,0
 expect_error 2 "--holdout must be a number from 0 to 1, got '1.5'" classify --raw-pixels --data "$GOOD" --holdout 1.5
 expect_error 2 "--threads must be an integer from 0 to 4096, got '-3'" classify --raw-pixels --data "$GOOD" --threads -3
+expect_error 2 "--reps must be a non-negative integer, got '-1' (see mrbm bench conv --help)" bench conv --reps -1
+expect_error 2 "--threads must be an integer from 0 to 4096, got '-3'" bench multinary --threads -3
 # The hint names the subcommand's help.
 expect_error 2 "(see mrbm train --help)" train "${t[@]}" --batch 0
 

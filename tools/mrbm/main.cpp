@@ -105,9 +105,13 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    const std::vector<CLI::App*> parsed = app.get_subcommands();
-    const std::string help =
-        parsed.empty() ? "mrbm --help" : "mrbm " + parsed.back()->get_name() + " --help";
+    // "mrbm bench conv --help": the chain of the subcommands parsed so far.
+    std::string help = "mrbm";
+    for (const CLI::App* level = &app; !level->get_subcommands().empty();) {
+      level = level->get_subcommands().back();
+      help += " " + level->get_name();
+    }
+    help += " --help";
     MRBM_LOG_DEBUG("usage error raised as: " << e.what());
     return usage_error(usage_message(mrbm::tools::without_source_locations(e.what())), help);
   } catch (const mrbm::tools::Interrupted& e) {
