@@ -126,6 +126,20 @@ EOF
 expect_error 1 "the largest is layer 1 (conv, 65536 channels: " \
   train --model "$TMP/huge_conv.json" --data "$GOOD" --out "$R" --device cpu --epochs 1
 
+# The commands that load a checkpoint check its parameters the same way: a checkpoint whose
+# metadata describes a dense layer of 2^30 units (no tensors: the check comes before reading them).
+le64() {
+  local v=$1 i
+  for i in 0 1 2 3 4 5 6 7; do printf "\\x$(printf %02x $(((v >> (8 * i)) & 255)))"; done
+}
+spec='{\"name\": \"huge\", \"input\": {\"channels\": 1, \"height\": 28, \"width\": 28, \"unit\": {\"kind\": \"closed\", \"n\": 255}}, \"layers\": [{\"type\": \"dense\", \"units\": 16777216, \"hidden\": {\"kind\": \"closed\", \"n\": 15}}]}'
+header="{\"__metadata__\": {\"format\": \"mrbm-checkpoint-1\", \"model_spec\": \"$spec\", \"epoch\": \"0\", \"step\": \"0\", \"seed\": \"1\"}}"
+while [ $(( ${#header} % 8 )) != 0 ]; do header="$header "; done
+{ le64 ${#header}; printf '%s' "$header"; } >"$TMP/huge.safetensors"
+expect_error 1 "model 'huge' needs about" sample --checkpoint "$TMP/huge.safetensors" --device cpu --out "$TMP/out/s.png"
+expect_error 1 "the largest is layer 0 (dense, 16777216 units: " \
+  features --checkpoint "$TMP/huge.safetensors" --data "$GOOD" --device cpu --out "$TMP/out/f.npy"
+
 # --- what users look for ---------------------------------------------------------------------------
 if expect_ok presets; then
   check "mrbm presets: one line per preset" test "$(wc -l <"$CAP/out")" = 9

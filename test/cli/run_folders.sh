@@ -166,6 +166,16 @@ expect_error 1 "$TMP/out/missing/f.npy: the folder $TMP/out/missing does not exi
   features --checkpoint "$CKPT" --data "$GOOD" --device cpu --out "$TMP/out/missing/f.npy"
 expect_error 1 "$TMP/out/missing/fe.jsonl: the folder $TMP/out/missing does not exist (--out)" \
   free-energy --checkpoint "$CKPT" --data "$GOOD" --device cpu --out "$TMP/out/missing/fe.jsonl"
+# What mrbm creates: train's default out/train whole; the folder that sample --out DIR names.
+if expect_ok train "${quick[@]}" --epochs 1; then
+  check "train without --out creates out/train in the working folder" test -s "$TMP/cwd/out/train/checkpoint.safetensors"
+  rm -r "$TMP/cwd/out"
+fi
+if expect_ok sample --checkpoint "$CKPT" --device cpu --count 3 --gibbs-steps 1 --out "$TMP/out/new-imgs"; then
+  check "sample --out DIR creates DIR with one PNG per image" \
+    test "$(ls "$TMP/out/new-imgs" | tr '\n' ' ')" = "000000.png 000001.png 000002.png "
+  rm -r "$TMP/out/new-imgs"
+fi
 # A read-only folder (not for root, who writes anywhere).
 mkdir -p "$TMP/ro"
 chmod 555 "$TMP/ro"

@@ -95,8 +95,12 @@ void check_run_folder_writable(const fs::path& dir, bool create_parents) {
     MRBM_THROW(IoError, "--out " << dir.string() << ": the folder " << parent.string()
                                  << " does not exist");
   }
-  while (!fs::exists(parent, ec) && parent.has_parent_path() && parent != parent.parent_path()) {
-    parent = parent.parent_path();
+  while (!fs::exists(parent, ec)) {
+    parent = parent.parent_path();  // "out" -> "": the working folder
+    if (parent.empty()) {
+      parent = ".";
+      break;
+    }
   }
   if (!fs::is_directory(parent, ec)) {
     MRBM_THROW(IoError, "--out " << dir.string() << ": " << parent.string() << " is not a folder");
