@@ -53,7 +53,8 @@ CLI::Validator integer_in(int64_t min, int64_t max) {
         if (!n || *n < min || *n > max) return "must be " + what + ", got '" + text + "'";
         return "";
       },
-      what == "a positive integer" ? "INT>0" : "INT");
+      max == INT64_MAX ? ">=" + std::to_string(min)
+                       : "in " + std::to_string(min) + ".." + std::to_string(max));
   return v.non_modifying();
 }
 
@@ -66,7 +67,7 @@ CLI::Validator count_or_all() {
         }
         return "";
       },
-      "INT");
+      ">0 or -1 (all)");
   return v.non_modifying();
 }
 
@@ -77,7 +78,7 @@ CLI::Validator positive_number() {
         if (!x || !(*x > 0)) return "must be a positive number, got '" + text + "'";
         return "";
       },
-      "NUMBER>0");
+      ">0");
   return v.non_modifying();
 }
 
@@ -91,7 +92,7 @@ CLI::Validator number_in(double min, double max) {
         }
         return "";
       },
-      "NUMBER");
+      "in " + shortest(min) + ".." + shortest(max));
   return v.non_modifying();
 }
 
