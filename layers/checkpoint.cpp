@@ -82,9 +82,19 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
 CheckpointInfo load_checkpoint(const std::string& path, Dbn& dbn, autodiff::Adam* adam) {
   TensorFile file = load_safetensors(path);
   CheckpointInfo info = info_from_metadata(file.metadata, path);
-  if (model_spec_to_json(info.spec) != model_spec_to_json(dbn.spec())) {
-    MRBM_THROW(IoError, path << ": the checkpoint belongs to another model (its spec: "
-                             << model_spec_to_json(info.spec).dump() << ")");
+  const nlohmann::json saved = model_spec_to_json(info.spec), wanted = model_spec_to_json(dbn.spec());
+  if (saved != wanted) {
+    // The first differing field, not the whole spec: a message of one readable line.
+    const nlohmann::json patch = nlohmann::json::diff(wanted, saved);
+    const std::string where = patch.empty() ? std::string("?") : patch[0].value("path", std::string("?"));
+    auto value_at = [&](const nlohmann::json& j) {
+      if (where == "?") return std::string("?");
+      const nlohmann::json::json_pointer pointer(where);
+      return j.contains(pointer) ? j.at(pointer).dump() : std::string("nothing");
+    };
+    MRBM_THROW(IoError, path << ": the checkpoint belongs to another model (its spec has "
+                             << value_at(saved) << " at " << where << ", the model "
+                             << value_at(wanted) << ")");
   }
   auto find = [&](const std::string& name) -> Tensor& {
     const auto it = file.tensors.find(name);

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <vector>
 
 namespace mrbm::layers {
 
@@ -308,11 +309,42 @@ ModelSpec load_model_spec(const std::string& preset_or_file) {
     }
     MRBM_THROW(IoError, preset_or_file << ": cannot open the model file");
   }
+  // JSON lets a key appear twice and nlohmann keeps the last one: a spec edited by hand would
+  // then silently train another model than the one its author reads. The parser callback sees
+  // every key of every object; a repeated one is reported (after parsing, with its object's path).
+  std::vector<std::set<std::string>> keys_of_open_objects;
+  std::vector<std::string> path;  // the keys of the open objects (array indices are not kept)
+  std::string duplicate;
+  const json::parser_callback_t detect_duplicates = [&](int, json::parse_event_t event, json& parsed) {
+    switch (event) {
+      case json::parse_event_t::object_start:
+        keys_of_open_objects.emplace_back();
+        break;
+      case json::parse_event_t::object_end:
+        keys_of_open_objects.pop_back();
+        break;
+      case json::parse_event_t::key: {
+        const std::string key = parsed.get<std::string>();
+        path.resize(keys_of_open_objects.size() - 1);
+        path.push_back(key);
+        if (!keys_of_open_objects.back().insert(key).second && duplicate.empty()) {
+          for (size_t i = 0; i < path.size(); ++i) duplicate += (i ? "." : "") + path[i];
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    return true;
+  };
   json j;
   try {
-    j = json::parse(in);
+    j = json::parse(in, detect_duplicates);
   } catch (const json::parse_error& e) {
     MRBM_THROW(IoError, preset_or_file << ": invalid JSON: " << e.what());
+  }
+  if (!duplicate.empty()) {
+    MRBM_THROW(IoError, preset_or_file << ": the key " << duplicate << " appears twice in one object");
   }
   return model_spec_from_json(j, preset_or_file);
 }

@@ -49,8 +49,7 @@ GOOD="mnist:$D/good"
 expect_error 2 "--bogus" features --checkpoint "$CKPT" --data "$GOOD" --out "$TMP/out/f.npy" --bogus
 expect_error 2 "--bogus" classify --raw-pixels --data "$GOOD" --bogus
 expect_error 2 "--bogus" free-energy --checkpoint "$CKPT" --data "$GOOD" --bogus
-# CLI11 reports the missing subcommand before the unexpected argument.
-expect_error 2 "subcommand" nosuchcommand
+expect_error 2 "unknown command 'nosuchcommand'" nosuchcommand
 expect_error 2 "--checkpoint is required" features --data "$GOOD" --out "$TMP/out/f.npy"
 expect_error 2 "--out is required" features --checkpoint "$CKPT" --data "$GOOD"
 

@@ -43,13 +43,14 @@ expect_error 1 "$D/truncated/train-images-idx3-ubyte: truncated" \
   train --model "$TMP/tiny.json" --data "mnist:$D/truncated" --out "$TMP/out/r" "${quick[@]}"
 expect_error 1 "$D/empty: no image files" \
   train --model "$TMP/tiny.json" --data "images:$D/empty" --out "$TMP/out/r" "${quick[@]}"
-expect_error 1 "unknown data set 'nosuchset'" \
+# A malformed --data is a usage error (docs/cli.md's table), as for the other commands.
+expect_error 2 "unknown data set 'nosuchset'" \
   train --model "$TMP/tiny.json" --data "nosuchset:$D" --out "$TMP/out/r" "${quick[@]}"
 if ! have_usable_gpu; then
   expect_error 1 "--device cuda: no usable CUDA device" \
     train --model "$TMP/tiny.json" --data "$GOOD" --out "$TMP/out/r" --epochs 1 --batch 4 --device cuda
 fi
-expect_error 1 "$TMP/out/r/checkpoint.safetensors: no checkpoint to resume from" \
+expect_error 1 "--resume: $TMP/out/r holds no run (no run.json)" \
   train --out "$TMP/out/r" --resume "${quick[@]}"
 
 # A folder holding a run is never taken over without --resume: same model or another one.

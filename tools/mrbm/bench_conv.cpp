@@ -64,6 +64,7 @@
 #include "layers/model_spec.h"
 #include "layers/rbm_layer.h"
 #include "tools/mrbm/bench_timing.h"
+#include "tools/mrbm/option_checks.h"
 
 #if defined(MRBM_HAVE_OPENBLAS)
 #include <cblas.h>
@@ -696,25 +697,27 @@ void register_bench_conv(CLI::App& bench) {
   cmd->add_option("--preset", opt->preset, "model preset (or JSON spec) whose conv layers to time")
       ->capture_default_str();
   cmd->add_option("--batch", opt->batch, "batch size (default: cpu 8, cuda 128; --quick 2/4)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0));
   cmd->add_option("--threads", opt->threads, "CPU threads of every CPU loop: GEMMs, im2col, the float64 reference (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0, 4096));
   cmd->add_option("--reps", opt->reps, "timed runs, the median is reported (default: cpu 7, cuda 25)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0));
   cmd->add_option("--warmup", opt->warmup, "untimed runs before timing (default: cpu 1, cuda 3)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0));
   cmd->add_option("--reference-reps", opt->reference_reps, "timed runs of the direct reference")
-      ->check(CLI::PositiveNumber)
+      ->check(integer_in(1))
       ->capture_default_str();
   cmd->add_option("--reference-max-macs", opt->reference_max_macs,
                   "time the direct reference only on ops of at most this many multiply-adds")
-      ->check(CLI::NonNegativeNumber)
+      ->check(number_in(0, 1e30))
       ->capture_default_str();
   cmd->add_option("--validate-samples", opt->validate_samples,
                   "samples checked for forward/transpose (all when the batch is smaller)")
-      ->check(CLI::Range(int64_t{2}, int64_t{1} << 20))
+      ->check(integer_in(2, int64_t{1} << 20))
       ->capture_default_str();
-  cmd->add_option("--seed", opt->seed, "seed of the inputs")->capture_default_str();
+  cmd->add_option("--seed", opt->seed, "seed of the inputs")
+      ->capture_default_str()
+      ->check(integer_in(0));
   cmd->add_flag("--quick", opt->quick, "small batch and few runs (a smoke test)");
   cmd->add_option("--json", opt->json, "write the results as JSON to this file");
   cmd->add_option("--csv", opt->csv, "write the results as CSV to this file");

@@ -52,6 +52,7 @@
 #include "kernels/multinary_table.h"
 #include "layers/unit_config.h"
 #include "tools/mrbm/bench_timing.h"
+#include "tools/mrbm/option_checks.h"
 
 #if defined(MRBM_WITH_CUDA)
 #include <cuda_runtime_api.h>
@@ -858,21 +859,23 @@ void register_bench_multinary(CLI::App& bench) {
       ->check(CLI::IsMember({"cpu", "cuda", "all"}))
       ->capture_default_str();
   cmd->add_option("--rows", opt->rows, "rows (default: cpu 64, cuda 128; --quick 5)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0));
   cmd->add_option("--cols", opt->cols, "columns (default: cpu 16384, cuda 65536; --quick 1000)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0));
   cmd->add_option("--threads", opt->threads, "CPU threads splitting the rows (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0, 4096));
   cmd->add_option("--reps", opt->reps,
                   "timed runs, the median is reported (default: cpu 7, cuda 25)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0));
   cmd->add_option("--warmup", opt->warmup, "untimed runs before timing (default: cpu 1, cuda 3)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0));
   cmd->add_option("--validate-elements", opt->validate_elements,
                   "reference evaluations per unit (whole rows; --quick checks all)")
-      ->check(CLI::PositiveNumber)
+      ->check(integer_in(1))
       ->capture_default_str();
-  cmd->add_option("--seed", opt->seed, "seed of the inputs and samplers")->capture_default_str();
+  cmd->add_option("--seed", opt->seed, "seed of the inputs and samplers")
+      ->capture_default_str()
+      ->check(integer_in(0));
   cmd->add_flag("--quick", opt->quick, "small sizes and few runs (e.g. under compute-sanitizer)");
   cmd->add_option("--json", opt->json, "write the results as JSON to this file");
   cmd->add_option("--csv", opt->csv, "write the results as CSV to this file");

@@ -37,6 +37,7 @@
 #include "layers/model_spec.h"
 #include "layers/trainer.h"
 #include "tools/mrbm/bench_timing.h"
+#include "tools/mrbm/option_checks.h"
 
 namespace mrbm::tools {
 namespace {
@@ -239,16 +240,17 @@ void register_bench_train_step(CLI::App& bench) {
   cmd->add_option("--device", opt->device, "cpu or cuda (default: cuda when available)")
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--batch", opt->batch, "batch size (default: the spec's training batch)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0));
   cmd->add_option("--threads", opt->threads, "CPU threads of every CPU loop, GEMMs included (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0, 4096));
   cmd->add_option("--steps", opt->steps, "timed steps, the median is reported (default: cpu 5, cuda 20)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0));
   cmd->add_option("--warmup", opt->warmup, "untimed steps first")
-      ->check(CLI::NonNegativeNumber)
+      ->check(integer_in(0))
       ->capture_default_str();
   cmd->add_option("--seed", opt->seed, "seed of the parameters, samples and images")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(0));
   cmd->add_option("--json", opt->json, "write the result as JSON to this file");
   cmd->callback([opt] { run_train_step_bench(*opt); });
 }

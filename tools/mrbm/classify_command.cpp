@@ -24,6 +24,7 @@
 #include "tools/mrbm/feature_extraction.h"
 #include "tools/mrbm/linear_svm.h"
 #include "tools/mrbm/model_loading.h"
+#include "tools/mrbm/option_checks.h"
 
 namespace mrbm::tools {
 namespace {
@@ -78,6 +79,26 @@ FeatureMatrix select_rows(const FeatureMatrix& m, const std::vector<int64_t>& ro
     out.labels[i] = m.labels[static_cast<size_t>(r)];
   }
   return out;
+}
+
+std::string format_c(double c) {
+  std::ostringstream os;
+  os << c;
+  return os.str();
+}
+
+// One SVM training with a progress line counting its one-vs-rest problems (the classes), so the
+// minutes of a large C are not silent.
+LinearSvmModel train_with_progress(const std::string& label, const FeatureMatrix& m,
+                                   LinearSvmOptions svm) {
+  Progress progress(label, 0, "classes");
+  svm.on_problem_done = [&](size_t done, size_t total) {
+    progress.set_total(static_cast<int64_t>(total));
+    progress.update(static_cast<int64_t>(done));
+  };
+  LinearSvmModel model = train_linear_svm(m.values.data(), m.count, m.dim, m.labels, svm);
+  progress.finish();
+  return model;
 }
 
 SvmSolver parse_solver(const std::string& text) {
@@ -178,7 +199,7 @@ void run_classify(const ClassifyOptions& o) {
     for (size_t i = 0; i < o.c_values.size(); ++i) {
       const auto t_c = Clock::now();
       svm.c = o.c_values[i];
-      const LinearSvmModel m = train_linear_svm(fit.values.data(), fit.count, fit.dim, fit.labels, svm);
+      const LinearSvmModel m = train_with_progress("SVM C=" + format_c(svm.c), fit, svm);
       const double err = error_percent(m.predict(held.values.data(), held.count, held.dim), held.labels);
       const double secs = seconds_since(t_c);
       std::printf("  C = %-8g validation error %6.2f%%  (%.1f s)\n", svm.c, err, secs);
@@ -196,8 +217,7 @@ void run_classify(const ClassifyOptions& o) {
   // The final model on the whole training split.
   const auto t_train = Clock::now();
   svm.c = best_c;
-  const LinearSvmModel final_model =
-      train_linear_svm(train_f.values.data(), train_f.count, train_f.dim, train_f.labels, svm);
+  const LinearSvmModel final_model = train_with_progress("SVM C=" + format_c(best_c) + " (final)", train_f, svm);
   const double train_s = seconds_since(t_train);
   const auto t_test = Clock::now();
   const std::vector<int32_t> predicted =
@@ -284,22 +304,22 @@ void register_classify_command(CLI::App& app) {
       ->required()
       ->check(CLI::Validator(check_data_spec_syntax, "SPEC"));
   cmd->add_option("--layer", o->layer, "Layer whose hidden means are the features (0-based; -1: the top)")
-      ->check(CLI::Range(int64_t{-1}, int64_t{1000}))
+      ->check(integer_in(-1, 1000))
       ->excludes(raw)
       ->capture_default_str();
   cmd->add_option("--limit-train", o->limit_train, "Only the first K training images (-1: all)")
-      ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40))
+      ->check(count_or_all())
       ->capture_default_str();
   cmd->add_option("--limit-test", o->limit_test, "Only the first K test images (-1: all)")
-      ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40))
+      ->check(count_or_all())
       ->capture_default_str();
   cmd->add_option("--c-values", o->c_values, "Comma-separated SVM costs C to choose from on the held-out part")
       ->delimiter(',')
-      ->check(CLI::PositiveNumber)
+      ->check(positive_number())
       ->capture_default_str();
   cmd->add_option("--holdout", o->holdout,
                   "Fraction of the training images held out to choose C (unused with one C value)")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(number_in(0.0, 1.0))
       ->capture_default_str();
   cmd->add_option("--solver", o->solver,
                   "liblinear solver for the L2-regularized squared hinge loss: auto (primal when "
@@ -307,17 +327,18 @@ void register_classify_command(CLI::App& app) {
       ->check(CLI::IsMember({"auto", "primal", "dual"}))
       ->capture_default_str();
   cmd->add_option("--threads", o->threads, "Classes trained at once by the primal solver (0: all cores)")
-      ->check(CLI::Range(0, 4096))
+      ->check(integer_in(0, 4096))
       ->capture_default_str();
   cmd->add_option("--batch", o->batch, "Images per batch for the features")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->check(integer_in(1, int64_t{1} << 20))
       ->capture_default_str();
   cmd->add_option("--device", o->device, "auto (a usable GPU, else the CPU), cpu, cuda or cuda:<i>")
       ->check(CLI::Validator(check_device_syntax, "DEVICE"))
       ->capture_default_str();
   cmd->add_option("--json", o->json, "Also write the results as one JSON object to this file");
   cmd->add_option("--seed", o->seed, "Seed of the held-out selection (and of the dual solver)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(0));
   cmd->callback([o, cmd] {
     if (o->raw_pixels == (cmd->count("--checkpoint") > 0)) {
       throw CLI::ValidationError("--checkpoint",

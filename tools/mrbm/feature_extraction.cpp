@@ -100,6 +100,12 @@ void check_output_path(const std::string& path, const std::string& option) {
     MRBM_THROW(IoError, path << ": the folder " << parent.string() << " does not exist (" << option
                              << ")");
   }
+  // Writing the file means creating a temporary one in the folder and renaming it over the path,
+  // so the folder must be writable (an existing file there need not be).
+  if (::access(parent.c_str(), W_OK | X_OK) != 0) {
+    MRBM_THROW(IoError, path << ": the folder " << parent.string() << " is not writable (" << option
+                             << ")");
+  }
 }
 
 void compute_features(const layers::Dbn& dbn, const data::Dataset& dataset, size_t layer,
@@ -190,6 +196,7 @@ NpyFileWriter::NpyFileWriter(std::string path, const std::string& descr, const S
   if (file_ == nullptr) {
     MRBM_THROW(IoError, path_ << ": cannot create " << tmp_ << ": " << std::strerror(errno));
   }
+  partial_.emplace(PartialOutput::file(tmp_));
   const std::string header = npy_header(descr, shape);
   if (std::fwrite(header.data(), 1, header.size(), file_) != header.size()) {
     const int err = errno;
@@ -234,6 +241,7 @@ void NpyFileWriter::commit() {
     MRBM_THROW(IoError, path_ << ": cannot rename " << tmp_ << " to it: " << std::strerror(errno));
   }
   committed_ = true;
+  partial_->commit();
 }
 
 }  // namespace mrbm::tools

@@ -14,12 +14,14 @@
 //   final '\n' so that the data starts at a multiple of 64 bytes (what NumPy writes), then the
 //   values in C order, little-endian. np.load reads it; so does any reader that skips the header.
 // NpyFileWriter streams the rows into "<path>.tmp-<pid>-<n>" and renames it over `path` only when
-// every promised byte was written (commit()), so a failure or a crash never leaves a partial file.
+// every promised byte was written (commit()), so a failure, Ctrl-C or SIGTERM never leaves a partial
+// file (tools/mrbm/partial_outputs.h; a kill -9 can leave the temporary file).
 #pragma once
 
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,7 @@
 #include "data/data_spec.h"
 #include "data/dataset.h"
 #include "layers/dbn.h"
+#include "tools/mrbm/partial_outputs.h"
 #include "tools/mrbm/progress.h"
 
 namespace mrbm::tools {
@@ -57,7 +60,8 @@ void check_data_fits_model(const data::Dataset& dataset, const std::string& data
                            const layers::ModelSpec& model);
 
 // Fails early, before minutes of work, when `path` cannot be an output file: an IoError naming
-// `option` and the path when its folder does not exist or the path is a folder.
+// `option` and the path when its folder does not exist (mrbm creates no folder for an output
+// file), the path is a folder, or the folder or an existing file there is not writable.
 void check_output_path(const std::string& path, const std::string& option);
 
 // Rows [begin, begin + count) of the features, each `dim` floats, row-major, on the host.
@@ -110,6 +114,7 @@ class NpyFileWriter {
   std::FILE* file_ = nullptr;
   int64_t expected_ = 0, written_ = 0;
   bool committed_ = false;
+  std::optional<PartialOutput> partial_;  // the temporary file, removed on Ctrl-C as well
 };
 
 }  // namespace mrbm::tools

@@ -18,6 +18,7 @@
 #include "tools/mrbm/commands.h"
 #include "tools/mrbm/feature_extraction.h"
 #include "tools/mrbm/model_loading.h"
+#include "tools/mrbm/option_checks.h"
 
 namespace mrbm::tools {
 namespace {
@@ -95,13 +96,13 @@ void register_features_command(CLI::App& app) {
       ->check(CLI::IsMember({"train", "valid", "test"}))
       ->capture_default_str();
   cmd->add_option("--layer", o->layer, "Layer whose hidden means are the features (0-based; -1: the top)")
-      ->check(CLI::Range(int64_t{-1}, int64_t{1000}))
+      ->check(integer_in(-1, 1000))
       ->capture_default_str();
   cmd->add_option("--limit", o->limit, "Only the first K images of the split (-1: all)")
-      ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40))
+      ->check(count_or_all())
       ->capture_default_str();
   cmd->add_option("--batch", o->batch, "Images per batch (bounds the memory)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))
+      ->check(integer_in(1, int64_t{1} << 20))
       ->capture_default_str();
   cmd->add_option("--device", o->device, "auto (a usable GPU, else the CPU), cpu, cuda or cuda:<i>")
       ->check(CLI::Validator(check_device_syntax, "DEVICE"))

@@ -1,13 +1,27 @@
-// `mrbm info`: version, build options, CUDA/cuBLAS/cuDNN versions, compiled architectures, and the
-// visible CUDA devices or why none is usable. Never fails for lack of a GPU.
+// `mrbm info`: version (with the git commit), build options, the versions of CUDA, cuBLAS, cuDNN,
+// OpenBLAS, zlib and liblinear, compiled architectures, and the visible CUDA devices or why none is
+// usable. Never fails for lack of a GPU. `mrbm info --checkpoint C` describes a checkpoint instead.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#if defined(MRBM_HAVE_ZLIB) && __has_include(<zlib.h>)
+#include <zlib.h>
+#endif
+#if defined(MRBM_HAVE_OPENBLAS) && __has_include(<openblas_config.h>)
+#include <openblas_config.h>
+#endif
+#if defined(MRBM_HAVE_LIBLINEAR) && __has_include(<linear.h>)
+#include <linear.h>
+#endif
+
 #include "core/device.h"
+#include "layers/checkpoint.h"
+#include "mrbm_git_commit.h"
 #include "tools/mrbm/commands.h"
+#include "tools/mrbm/memory_estimate.h"
 
 namespace mrbm::tools {
 namespace {
@@ -28,6 +42,39 @@ constexpr bool kBuiltWithOpenblas = true;
 constexpr bool kBuiltWithOpenblas = false;
 #endif
 
+// The versions of the optional host libraries this build was compiled against ("" when absent).
+std::string zlib_version_text() {
+#if defined(MRBM_HAVE_ZLIB) && __has_include(<zlib.h>)
+  return ZLIB_VERSION;
+#else
+  return "";
+#endif
+}
+
+std::string openblas_version_text() {
+#if defined(MRBM_HAVE_OPENBLAS) && __has_include(<openblas_config.h>)
+  std::string v = OPENBLAS_VERSION;  // " OpenBLAS 0.3.21 "
+  const size_t digit = v.find_first_of("0123456789");
+  v = digit == std::string::npos ? v : v.substr(digit);
+  while (!v.empty() && v.back() == ' ') v.pop_back();
+  return v;
+#elif defined(MRBM_HAVE_OPENBLAS)
+  return "yes";
+#else
+  return "";
+#endif
+}
+
+std::string liblinear_version_text() {
+#if defined(MRBM_HAVE_LIBLINEAR) && __has_include(<linear.h>)
+  return std::to_string(LIBLINEAR_VERSION / 100) + "." + std::to_string(LIBLINEAR_VERSION % 100);
+#elif defined(MRBM_HAVE_LIBLINEAR)
+  return "yes";
+#else
+  return "";
+#endif
+}
+
 nlohmann::json info_json() {
   const CudaProbe probe = probe_cuda();
   nlohmann::json devices = nlohmann::json::array();
@@ -42,6 +89,7 @@ nlohmann::json info_json() {
                        {"problem", d.problem}});
   }
   return {{"version", MRBM_VERSION},
+          {"git_commit", MRBM_GIT_COMMIT},
           {"build",
            {{"type", MRBM_BUILD_TYPE},
             {"cxx_compiler", MRBM_CXX_COMPILER},
@@ -54,14 +102,18 @@ nlohmann::json info_json() {
           {"cuda_driver", cuda_version_string(probe.driver_version)},
           {"cublas", cublas_version_string()},
           {"cudnn", cudnn_version_string()},
+          {"openblas", openblas_version_text()},
+          {"zlib", zlib_version_text()},
+          {"liblinear", liblinear_version_text()},
           {"devices", devices},
           {"no_device_reason", probe.reason}};
 }
 
 void print_info(const nlohmann::json& j) {
   const auto& b = j["build"];
-  std::printf("mrbm %s (%s build, %s)\n", j["version"].get<std::string>().c_str(),
-              b["type"].get<std::string>().c_str(), b["cxx_compiler"].get<std::string>().c_str());
+  std::printf("mrbm %s (git %s, %s build, %s)\n", j["version"].get<std::string>().c_str(),
+              j["git_commit"].get<std::string>().c_str(), b["type"].get<std::string>().c_str(),
+              b["cxx_compiler"].get<std::string>().c_str());
   if (b["cuda"].get<bool>()) {
     std::printf("CUDA:        built with %s for architectures %s\n",
                 b["cuda_compiler"].get<std::string>().c_str(),
@@ -72,9 +124,13 @@ void print_info(const nlohmann::json& j) {
   std::printf("runtime:     CUDA runtime %s, driver %s\n",
               j["cuda_runtime"].get<std::string>().c_str(),
               j["cuda_driver"].get<std::string>().c_str());
-  std::printf("libraries:   cuBLAS %s, cuDNN %s, OpenBLAS %s\n",
+  auto or_none = [&](const char* key) {
+    const std::string v = j[key].get<std::string>();
+    return v.empty() ? std::string("none") : v;
+  };
+  std::printf("libraries:   cuBLAS %s, cuDNN %s, OpenBLAS %s, zlib %s, liblinear %s\n",
               j["cublas"].get<std::string>().c_str(), j["cudnn"].get<std::string>().c_str(),
-              b["openblas"].get<bool>() ? "yes" : "no");
+              or_none("openblas").c_str(), or_none("zlib").c_str(), or_none("liblinear").c_str());
   const auto& devices = j["devices"];
   if (devices.empty()) std::printf("devices:     none\n");
   for (const auto& d : devices) {
@@ -89,13 +145,74 @@ void print_info(const nlohmann::json& j) {
   if (!reason.empty()) std::printf("GPU:         none usable: %s\n", reason.c_str());
 }
 
+// `mrbm info --checkpoint C`: what a checkpoint holds, from its metadata (no parameters are read).
+nlohmann::json checkpoint_json(const std::string& path) {
+  const layers::CheckpointInfo info = layers::read_checkpoint_info(path);
+  nlohmann::json layers_json = nlohmann::json::array();
+  int64_t parameters = 0;
+  for (size_t i = 0; i < info.spec.layers.size(); ++i) {
+    const layers::LayerSpec& l = info.spec.layers[i];
+    const int64_t p = estimate_layer_memory(info.spec, i).parameter_bytes / 4;
+    parameters += p;
+    layers_json.push_back({{"index", i}, {"type", l.type}, {l.type == "conv" ? "channels" : "units", l.size},
+                           {"hidden", layers::unit_kind_name(l.hidden.kind)}, {"n", l.hidden.n},
+                           {"parameters", p}});
+  }
+  nlohmann::json j = {{"path", path},
+                      {"model", info.spec.name},
+                      {"input", {info.spec.channels, info.spec.height, info.spec.width}},
+                      {"layers", layers_json},
+                      {"parameters", parameters},
+                      {"epoch", info.epoch},
+                      {"step", info.step},
+                      {"seed", info.seed},
+                      {"model_spec", layers::model_spec_to_json(info.spec)}};
+  for (const auto& [key, value] : info.extra) j[key] = value;
+  return j;
+}
+
+void print_checkpoint(const nlohmann::json& j) {
+  auto text = [&](const char* key) { return j.contains(key) ? j[key].get<std::string>() : std::string("?"); };
+  std::printf("checkpoint:  %s\n", j["path"].get<std::string>().c_str());
+  std::printf("model:       '%s', input %lldx%lldx%lld, %zu layers, %lld parameters\n",
+              j["model"].get<std::string>().c_str(), j["input"][0].get<long long>(),
+              j["input"][1].get<long long>(), j["input"][2].get<long long>(), j["layers"].size(),
+              j["parameters"].get<long long>());
+  for (const auto& l : j["layers"]) {
+    const bool conv = l["type"] == "conv";
+    std::printf("  layer %lld: %s, %lld %s, %s units (n=%lld), %lld parameters\n",
+                l["index"].get<long long>(), l["type"].get<std::string>().c_str(),
+                l[conv ? "channels" : "units"].get<long long>(), conv ? "channels" : "units",
+                l["hidden"].get<std::string>().c_str(), l["n"].get<long long>(),
+                l["parameters"].get<long long>());
+  }
+  std::printf("training:    epoch %lld, step %lld, seed %llu, data %s, lr %s, batch %s\n",
+              j["epoch"].get<long long>(), j["step"].get<long long>(),
+              j["seed"].get<unsigned long long>(), text("data").c_str(), text("lr").c_str(),
+              text("batch").c_str());
+  std::printf("written by:  mrbm %s\n", text("mrbm_version").c_str());
+}
+
 }  // namespace
 
 void register_info_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Print the version, build options, library versions and CUDA devices");
   auto json = std::make_shared<bool>(false);
+  auto checkpoint = std::make_shared<std::string>();
   cmd->add_flag("--json", *json, "Print the same information as one JSON object (default: off)");
-  cmd->callback([json] {
+  cmd->add_option("--checkpoint", *checkpoint,
+                  "Describe this checkpoint instead: model, layers, parameters, epoch, step, seed, data, lr")
+      ->check(CLI::ExistingFile);
+  cmd->callback([json, checkpoint] {
+    if (!checkpoint->empty()) {
+      const auto j = checkpoint_json(*checkpoint);
+      if (*json) {
+        std::printf("%s\n", j.dump(2).c_str());
+      } else {
+        print_checkpoint(j);
+      }
+      return;
+    }
     const auto j = info_json();
     if (*json) {
       std::printf("%s\n", j.dump(2).c_str());

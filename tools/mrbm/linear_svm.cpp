@@ -231,10 +231,18 @@ LinearSvmModel train_linear_svm(const float* x, int64_t count, int64_t dim,
   // Two classes: one problem (the second class's weights are the negation). More: one per class.
   const size_t problems = model.classes.size() == 2 ? 1 : model.classes.size();
   std::vector<BinaryResult> results(problems);
+  std::mutex progress_mutex;
+  size_t problems_done = 0;
+  auto problem_done = [&] {
+    if (!options.on_problem_done) return;
+    std::lock_guard<std::mutex> lock(progress_mutex);
+    options.on_problem_done(++problems_done, problems);
+  };
   if (model.solver == SvmSolver::kDual) {
     for (size_t k = 0; k < problems; ++k) {
       std::srand(static_cast<unsigned>(options.seed));
       results[k] = train_binary(sparse, labels, model.classes[k], dim, param);
+      problem_done();
     }
   } else {
     int threads = options.threads > 0 ? options.threads
@@ -246,6 +254,7 @@ LinearSvmModel train_linear_svm(const float* x, int64_t count, int64_t dim,
       try {
         for (size_t k = next++; k < problems; k = next++) {
           results[k] = train_binary(sparse, labels, model.classes[k], dim, param);
+          problem_done();
         }
       } catch (...) {
         errors[static_cast<size_t>(t)] = std::current_exception();
@@ -270,13 +279,21 @@ LinearSvmModel train_linear_svm(const float* x, int64_t count, int64_t dim,
     for (int64_t j = 0; j < dim; ++j) model.weights[k * static_cast<size_t>(dim) + j] = sign * r.w[j];
     model.biases[k] = sign * r.w[static_cast<size_t>(dim)];  // bias feature value 1
   }
+  // One line for the whole training, however many classes stopped at the limit.
+  std::string limited;
+  size_t limited_count = 0;
   for (size_t k = 0; k < problems; ++k) {
     if (results[k].hit_max_iterations) {
       model.hit_max_iterations = true;
-      MRBM_LOG_WARN("linear SVM: liblinear reached its iteration limit for class "
-                    << model.classes[k] << " (C = " << options.c << ", " << svm_solver_name(model.solver)
-                    << " solver); that class's weights are less converged");
+      limited += (limited.empty() ? "" : ", ") + std::to_string(model.classes[k]);
+      ++limited_count;
     }
+  }
+  if (limited_count > 0) {
+    MRBM_LOG_WARN("linear SVM: liblinear reached its iteration limit for "
+                  << (limited_count == 1 ? "class " : "classes ") << limited << " of " << problems
+                  << " (C = " << options.c << ", " << svm_solver_name(model.solver)
+                  << " solver); their weights are less converged");
   }
   return model;
 }

@@ -24,14 +24,15 @@
 // Data layout: rows are float32, row-major [count, dim]; liblinear's sparse rows (index, double
 // value) are built from them with zeros skipped (after standardization), so liblinear's copy takes
 // about 16 bytes per non-zero value (60000 x 784 raw pixels: about 0.75 GB), and only during training.
-// liblinear's progress output (stdout) is captured per thread: a "reaching max number of
-// iterations" warning becomes an mrbm warning, the rest is dropped.
+// liblinear's progress output (stdout) is captured per thread: its "reaching max number of
+// iterations" warnings become one mrbm warning per training naming the classes, the rest is dropped.
 //
 // Without liblinear in the build (MRBM_HAVE_LIBLINEAR undefined: the GPU machine has no Debian
 // -dev packages) train_linear_svm throws UnsupportedError saying so; predict still works.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,9 @@ struct LinearSvmOptions {
   bool standardize = true;               // z-score the features with the training rows' statistics
   int threads = 0;                       // primal solver: classes trained at once; 0: all cores
   uint64_t seed = 1;                     // dual solver: srand(seed) before each class
+  // Called after each one-vs-rest problem with the number done and the total (from the training
+  // threads, one call at a time), e.g. for a progress line; may be empty.
+  std::function<void(size_t done, size_t total)> on_problem_done;
 };
 
 struct LinearSvmModel {

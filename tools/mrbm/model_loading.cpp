@@ -2,6 +2,7 @@
 #include "tools/mrbm/model_loading.h"
 
 #include "core/device.h"
+#include "tools/mrbm/memory_estimate.h"
 
 namespace mrbm::tools {
 
@@ -29,6 +30,7 @@ std::unique_ptr<CudaContext> make_context(Device device) {
 LoadedModel load_model(const std::string& checkpoint, Device device) {
   LoadedModel m;
   m.info = layers::read_checkpoint_info(checkpoint);
+  check_memory_fits(m.info.spec, 1, /*training=*/false, device);
   m.cuda = make_context(device);
   m.dbn = std::make_unique<layers::Dbn>(m.info.spec, device, m.cuda.get(), m.info.seed);
   layers::load_checkpoint(checkpoint, *m.dbn, nullptr);

@@ -32,6 +32,12 @@ double Progress::elapsed_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
+void Progress::start_at(int64_t done) {
+  base_ = done;
+  done_ = done;
+  last_decile_ = total_ > 0 ? static_cast<int>(10 * done / total_) : -1;
+}
+
 void Progress::update(int64_t done, const std::string& status) {
   done_ = done;
   status_ = status;
@@ -57,7 +63,7 @@ void Progress::finish(const std::string& status) {
 
 void Progress::draw(bool final_line) {
   const double elapsed = elapsed_seconds();
-  const double rate = elapsed > 0 ? done_ / elapsed : 0;
+  const double rate = elapsed > 0 ? (done_ - base_) / elapsed : 0;
   std::string bar;
   if (total_ > 0) {
     const int width = 24;

@@ -7,14 +7,20 @@
 // reconstruct: originals above, their reconstructions through --depth layers below.
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <numeric>
 
+#include "core/log.h"
 #include "data/data_spec.h"
 #include "data/png_grid.h"
 #include "tools/mrbm/commands.h"
+#include "tools/mrbm/feature_extraction.h"
 #include "tools/mrbm/model_loading.h"
+#include "tools/mrbm/option_checks.h"
+#include "tools/mrbm/partial_outputs.h"
 
 namespace mrbm::tools {
 namespace {
@@ -27,17 +33,30 @@ bool ends_with_png(const std::string& path) {
 
 data::Dataset load_images(const std::string& spec_text, const std::string& split, int64_t count,
                           const layers::ModelSpec& model) {
-  data::LoadOptions o;
-  o.split = data::parse_split(split);
-  o.limit = count;
-  o.images.size = model.height;  // square crops (image folders)
-  o.images.channels = model.channels;
-  data::Dataset d = data::load_dataset(data::parse_data_spec(spec_text), o);
-  MRBM_CHECK(d.channels == model.channels && d.height == model.height && d.width == model.width,
-             "the data " << spec_text << " has images " << d.channels << "x" << d.height << "x"
-                         << d.width << ", the model takes " << model.channels << "x" << model.height
-                         << "x" << model.width);
+  data::Dataset d = load_split(data::parse_data_spec(spec_text), data::parse_split(split), count, &model);
+  check_data_fits_model(d, spec_text, model);
   return d;
+}
+
+// sample --out FOLDER: the folder may exist (it must be a writable folder) or be created in an
+// existing parent folder, like every output of mrbm (docs/cli.md).
+void check_output_folder(const std::string& path) {
+  std::error_code ec;
+  if (fs::exists(path, ec)) {
+    if (!fs::is_directory(path, ec)) MRBM_THROW(IoError, path << ": not a folder (--out)");
+    if (::access(path.c_str(), W_OK | X_OK) != 0) {
+      MRBM_THROW(IoError, path << ": the folder is not writable (--out)");
+    }
+    return;
+  }
+  fs::path parent = fs::path(path).parent_path();
+  if (parent.empty()) parent = ".";
+  if (!fs::is_directory(parent, ec)) {
+    MRBM_THROW(IoError, path << ": the folder " << parent.string() << " does not exist (--out)");
+  }
+  if (::access(parent.c_str(), W_OK | X_OK) != 0) {
+    MRBM_THROW(IoError, path << ": the folder " << parent.string() << " is not writable (--out)");
+  }
 }
 
 struct SampleArgs {
@@ -47,47 +66,73 @@ struct SampleArgs {
 };
 
 void run_sample(const SampleArgs& a) {
-  LoadedModel m = load_model(a.checkpoint, resolve_device(a.device));
+  const bool grid = ends_with_png(a.out);
+  if (grid) {
+    check_output_path(a.out, "--out");
+  } else {
+    check_output_folder(a.out);
+  }
+  std::string device_note;
+  const Device device = resolve_device_quietly(a.device, &device_note);
+  LoadedModel m = load_model(a.checkpoint, device);
   const layers::Dbn& dbn = *m.dbn;
   Tensor start;
   if (!a.from.empty()) {
     const data::Dataset d = load_images(a.from, a.split, a.count, dbn.spec());
-    MRBM_CHECK(d.count == a.count, a.from << " holds " << d.count << " images, --count asks for " << a.count);
+    if (d.count != a.count) {
+      MRBM_THROW(InvalidArgument, "--from " << a.from << ": its " << a.split << " split holds "
+                                            << d.count << " images, --count asks for " << a.count);
+    }
     std::vector<int64_t> idx(static_cast<size_t>(d.count));
     std::iota(idx.begin(), idx.end(), 0);
     start = dbn.prepare_input(data::make_batch(d, idx));
   }
+  if (!device_note.empty()) MRBM_LOG_INFO(device_note);
+  std::fprintf(stderr, "mrbm sample: %lld chains of %lld Gibbs steps on %s\n",
+               static_cast<long long>(a.count), static_cast<long long>(a.gibbs_steps),
+               to_string(device).c_str());
   const Tensor images = dbn.to_pixels(dbn.generate(a.count, a.gibbs_steps, a.seed, a.from.empty() ? nullptr : &start));
-  if (ends_with_png(a.out)) {
+  if (grid) {
     data::write_png_grid(a.out, images);
     std::fprintf(stderr, "mrbm sample: %lld images -> %s\n", static_cast<long long>(a.count), a.out.c_str());
     return;
   }
-  fs::create_directories(a.out);
+  // One file per image: all of them, or (failure, Ctrl-C) none.
+  std::error_code ec;
+  const bool created = fs::create_directory(a.out, ec);
+  if (ec) MRBM_THROW(IoError, a.out << ": cannot create the folder: " << ec.message());
+  PartialOutput partial = PartialOutput::numbered_folder(a.out, a.count, created);
   data::GridOptions single;
   single.columns = 1;
   single.border = 0;
   for (int64_t i = 0; i < a.count; ++i) {
-    char name[32];
-    std::snprintf(name, sizeof name, "%06lld.png", static_cast<long long>(i));
-    data::write_png_grid((fs::path(a.out) / name).string(), images.rows(i, i + 1), single);
+    data::write_png_grid((fs::path(a.out) / numbered_png_name(i)).string(), images.rows(i, i + 1), single);
   }
+  partial.commit();
   std::fprintf(stderr, "mrbm sample: %lld images -> %s/\n", static_cast<long long>(a.count), a.out.c_str());
 }
 
 struct ReconstructArgs {
   std::string checkpoint, data = "fashion-mnist", out = "reconstructions.png", device = "auto",
                           split = "test";
-  int64_t count = 32, depth = 0;
+  int64_t count = 32, depth = 0;  // depth 0: all layers (the option itself takes 1..layers)
 };
 
 void run_reconstruct(const ReconstructArgs& a) {
-  LoadedModel m = load_model(a.checkpoint, resolve_device(a.device));
+  check_output_path(a.out, "--out");
+  std::string device_note;
+  const Device device = resolve_device_quietly(a.device, &device_note);
+  LoadedModel m = load_model(a.checkpoint, device);
   const layers::Dbn& dbn = *m.dbn;
-  const int64_t depth = a.depth > 0 ? a.depth : static_cast<int64_t>(dbn.num_layers());
-  MRBM_CHECK(depth <= static_cast<int64_t>(dbn.num_layers()),
-             "--depth " << depth << ": the model has " << dbn.num_layers() << " layers");
+  const int64_t layers = static_cast<int64_t>(dbn.num_layers());
+  if (a.depth > layers) {
+    throw usage_error("--depth " + std::to_string(a.depth) + " is more than the " +
+                                              std::to_string(layers) + " layers of model '" +
+                                              dbn.spec().name + "' (1.." + std::to_string(layers) + ")");
+  }
+  const int64_t depth = a.depth > 0 ? a.depth : layers;
   const data::Dataset d = load_images(a.data, a.split, a.count, dbn.spec());
+  if (!device_note.empty()) MRBM_LOG_INFO(device_note);
   std::vector<int64_t> idx(static_cast<size_t>(d.count));
   std::iota(idx.begin(), idx.end(), 0);
   const Tensor originals = data::make_batch(d, idx);
@@ -103,29 +148,46 @@ void register_sample_command(CLI::App& app) {
   auto a = std::make_shared<SampleArgs>();
   auto* cmd = app.add_subcommand("sample", "Generate images from a checkpoint by Gibbs sampling in the top RBM");
   cmd->add_option("--checkpoint", a->checkpoint, "Checkpoint file (checkpoint.safetensors of a train run)")
-      ->required();
-  cmd->add_option("--count", a->count, "Number of images")->capture_default_str()->check(CLI::PositiveNumber);
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--count", a->count, "Number of images")->capture_default_str()->check(integer_in(1));
   cmd->add_option("--gibbs-steps", a->gibbs_steps, "Gibbs steps in the top RBM")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--out", a->out, "A .png file (one grid) or a folder (one PNG per image)")->capture_default_str();
-  cmd->add_option("--from", a->from, "Start the chains from these data images (a data spec) instead of noise");
-  cmd->add_option("--split", a->split, "Split of --from: train or test")->capture_default_str();
-  cmd->add_option("--seed", a->seed, "Seed of the chains")->capture_default_str();
-  cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+      ->check(integer_in(0));
+  cmd->add_option("--out", a->out,
+                  "A .png file (one grid) or a folder (one PNG per image); its parent folder must exist")
+      ->capture_default_str();
+  cmd->add_option("--from", a->from, "Start the chains from these data images (a data spec) instead of noise")
+      ->check(CLI::Validator(check_data_spec_syntax, "SPEC"));
+  cmd->add_option("--split", a->split, "Split of --from")
+      ->check(CLI::IsMember({"train", "valid", "test"}))
+      ->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed of the chains")->capture_default_str()->check(integer_in(0));
+  cmd->add_option("--device", a->device, "auto (a usable GPU, else the CPU), cpu, cuda or cuda:<i>")
+      ->capture_default_str()
+      ->check(CLI::Validator(check_device_syntax, "DEVICE"));
   cmd->callback([a] { run_sample(*a); });
 }
 
 void register_reconstruct_command(CLI::App& app) {
   auto a = std::make_shared<ReconstructArgs>();
   auto* cmd = app.add_subcommand("reconstruct", "Reconstruct data images through the model (originals above, reconstructions below)");
-  cmd->add_option("--checkpoint", a->checkpoint, "Checkpoint file")->required();
-  cmd->add_option("--data", a->data, "Data spec (docs/data.md)")->capture_default_str();
-  cmd->add_option("--split", a->split, "train or test")->capture_default_str();
-  cmd->add_option("--count", a->count, "Number of images")->capture_default_str()->check(CLI::PositiveNumber);
-  cmd->add_option("--depth", a->depth, "Layers to go up before coming down (default: all)");
-  cmd->add_option("--out", a->out, "Output PNG")->capture_default_str();
-  cmd->add_option("--device", a->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--checkpoint", a->checkpoint, "Checkpoint file (checkpoint.safetensors of a train run)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--data", a->data, "Data spec (docs/data.md)")
+      ->capture_default_str()
+      ->check(CLI::Validator(check_data_spec_syntax, "SPEC"));
+  cmd->add_option("--split", a->split, "Which split to read")
+      ->check(CLI::IsMember({"train", "valid", "test"}))
+      ->capture_default_str();
+  cmd->add_option("--count", a->count, "Number of images")->capture_default_str()->check(integer_in(1));
+  cmd->add_option("--depth", a->depth, "Layers to go up before coming down, 1..layers (default: all)")
+      ->check(integer_in(1));
+  cmd->add_option("--out", a->out, "Output PNG; its folder must exist")->capture_default_str();
+  cmd->add_option("--device", a->device, "auto (a usable GPU, else the CPU), cpu, cuda or cuda:<i>")
+      ->capture_default_str()
+      ->check(CLI::Validator(check_device_syntax, "DEVICE"));
   cmd->callback([a] { run_reconstruct(*a); });
 }
 

@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# `mrbm train` run folders: no folder is a dead end (a run stopped before its first checkpoint is
+# started again by --resume), --epochs 0 writes the initialized model, run.json records the epochs
+# asked for and --resume uses them, --resume refuses a different --batch/--seed/--limit and takes a
+# new --epochs/--lr with a note, metrics.jsonl reads like one uninterrupted run after a kill -9 and
+# after Ctrl-C (no step twice, time never going back, the same steps as an uninterrupted run), the
+# resumed parameters equal the uninterrupted ones, and outputs are checked before any work (a
+# missing parent folder of --out is an error for every command). Uses a 12-image IDX set made here
+# and, for the Ctrl-C case, Fashion-MNIST when installed.
+# Usage: run_folders.sh path/to/mrbm
+source "$(dirname "$0")/lib.sh"
+
+D=$TMP/data
+mkdir -p "$D/good" "$TMP/out"
+for split in train t10k; do
+  idx_images "$D/good/$split-images-idx3-ubyte" 12 28 28
+  idx_labels "$D/good/$split-labels-idx1-ubyte" 12
+done
+GOOD="mnist:$D/good"
+tiny_model "$TMP/tiny.json"
+quick=(--model "$TMP/tiny.json" --data "$GOOD" --batch 4 --device cpu --sample-count 4 --gibbs-steps 1 --log-every 1)
+
+# The tensors of a checkpoint (parameters and optimizer state) without its metadata, which holds
+# the training time.
+tensor_bytes() {
+  local hl
+  hl=$(od -An -tu8 -N8 "$1" | tr -d ' ')
+  tail -c +$((9 + hl)) "$1" | md5sum | cut -d' ' -f1
+}
+# The "step" of each line of metrics.jsonl, with its type: "step 3", "epoch 6".
+metric_steps() { sed -E 's/.*"step":([0-9]+).*"type":"([a-z]+)".*/\2 \1/' "$1"; }
+# metrics.jsonl reads like one run: every (type, step) once, steps and time_s never going back.
+metrics_continuous() {
+  awk '{
+    match($0, /"step":[0-9]+/); s = substr($0, RSTART + 7, RLENGTH - 7) + 0
+    match($0, /"time_s":[0-9.eE+-]+/); t = substr($0, RSTART + 9, RLENGTH - 9) + 0
+    match($0, /"type":"[a-z]+"/); k = substr($0, RSTART, RLENGTH)
+    if (seen[k s]++) { print "step " s " twice" > "/dev/stderr"; bad = 1 }
+    if (s < last_s || t < last_t) { print "line " NR " goes back" > "/dev/stderr"; bad = 1 }
+    last_s = s; last_t = t
+  } END { exit bad || NR == 0 }' "$1"
+}
+
+# --- the uninterrupted reference: 2 epochs of 3 steps ----------------------------------------------
+if ! expect_ok train "${quick[@]}" --epochs 2 --out "$TMP/ref"; then finish; fi
+check "run.json records the epochs asked for" grep -qE '"epochs": 2\b' "$TMP/ref/run.json"
+check "the reference run's metrics are continuous" metrics_continuous "$TMP/ref/metrics.jsonl"
+check "the done line names the epochs and the checkpoint" \
+  grep -qF "mrbm train: done: 2 epochs, $TMP/ref/checkpoint.safetensors" "$CAP/err"
+check "train prints its effective settings" \
+  grep -qE "^mrbm train: 2 epochs of 3 batches of 4 images \(12 of the 12 images per epoch\), lr 0.001, seed 1, [0-9]+ CPU threads, out $TMP/ref$" "$CAP/err"
+
+# --- --epochs 0: the initialized model, and a folder --resume continues -------------------------
+if expect_ok train "${quick[@]}" --epochs 0 --out "$TMP/e0"; then
+  check "--epochs 0 writes the initialized model's checkpoint" test -s "$TMP/e0/checkpoint.safetensors"
+  check "--epochs 0 says that nothing was trained, not 'done'" \
+    grep -qF "mrbm train: nothing to train: the checkpoint already has 0 of 0 epochs (the initialized model): $TMP/e0/checkpoint.safetensors" "$CAP/err"
+  check "--epochs 0 prints no done line" bash -c "! grep -q 'done:' '$CAP/err'"
+  if expect_ok train --out "$TMP/e0" --resume --epochs 2; then
+    check "--resume --epochs 2 notes the new epoch count" grep -qF -- "--epochs 2: the run now goes to 2 epochs (it asked for 0)" "$CAP/err"
+    check "resumed from --epochs 0: the parameters equal the uninterrupted run's" \
+      test "$(tensor_bytes "$TMP/e0/checkpoint.safetensors")" = "$(tensor_bytes "$TMP/ref/checkpoint.safetensors")"
+    check "resumed from --epochs 0: the same metric steps as the uninterrupted run" \
+      diff <(metric_steps "$TMP/e0/metrics.jsonl") <(metric_steps "$TMP/ref/metrics.jsonl")
+    check "run.json now records 2 epochs" grep -qE '"epochs": 2\b' "$TMP/e0/run.json"
+  fi
+fi
+
+# --- a run stopped before its first checkpoint: refused without --resume, restarted with it ------
+cp -r "$TMP/ref" "$TMP/dead"
+rm "$TMP/dead/checkpoint.safetensors"  # what a kill -9 before the first checkpoint leaves
+expect_error 1 "$TMP/dead holds a run that stopped before its first checkpoint (run.json, no checkpoint); pass --resume to start it again from scratch" \
+  train "${quick[@]}" --epochs 2 --out "$TMP/dead"
+if expect_ok train --out "$TMP/dead" --resume; then
+  check "--resume on a run without checkpoint says it starts from scratch" \
+    grep -qF "no checkpoint yet; starting the run again from scratch" "$CAP/err"
+  check "restarted from scratch: the epochs of run.json (2), the uninterrupted parameters" \
+    test "$(tensor_bytes "$TMP/dead/checkpoint.safetensors")" = "$(tensor_bytes "$TMP/ref/checkpoint.safetensors")"
+  check "restarted from scratch: metrics.jsonl holds one run" \
+    diff <(metric_steps "$TMP/dead/metrics.jsonl") <(metric_steps "$TMP/ref/metrics.jsonl")
+fi
+expect_error 1 "--resume: $TMP/out/none holds no run (no run.json); drop --resume to start one there" \
+  train --out "$TMP/out/none" --resume
+
+# --- run.json's epochs are used by --resume; other settings are kept --------------------------------
+if expect_ok train "${quick[@]}" --epochs 1 --out "$TMP/one"; then
+  if expect_ok train --out "$TMP/one" --resume; then
+    check "--resume of a finished 1-epoch run trains nothing (not the preset's epochs)" \
+      grep -qF "nothing to train: the checkpoint already has 1 of 1 epochs" "$CAP/err"
+  fi
+  expect_error 2 "--batch 8 differs from the run's batch 4 in $TMP/one/run.json" train --out "$TMP/one" --resume --batch 8
+  expect_error 2 "--seed 5 differs from the run's seed 1" train --out "$TMP/one" --resume --seed 5
+  expect_error 2 "--limit 8 differs from the run's limit -1" train --out "$TMP/one" --resume --limit 8
+  expect_error 2 "--data $GOOD/x differs from the run's data" train --out "$TMP/one" --resume --data "$GOOD/x"
+  if expect_ok train --out "$TMP/one" --resume --batch 4 --seed 1 --epochs 2 --lr 0.002; then
+    check "--resume --lr: a note says the run changes" grep -qF -- "--lr 0.002: the run continues with this learning rate (it had 0.001)" "$CAP/err"
+    check "--resume --lr: run.json records the new lr" grep -qE '"lr": 0.002\b' "$TMP/one/run.json"
+  fi
+fi
+
+# A checkpoint of another model in the folder: the message names the first differing field.
+sed 's/"channels": 4,/"channels": 8,/' "$TMP/tiny.json" >"$TMP/tiny8.json"
+if expect_ok train --model "$TMP/tiny8.json" --data "$GOOD" --batch 4 --epochs 0 --device cpu --out "$TMP/other"; then
+  cp "$TMP/other/checkpoint.safetensors" "$TMP/one/checkpoint.safetensors"
+  expect_error 1 "$TMP/one/checkpoint.safetensors: the checkpoint belongs to another model (its spec has 8 at /layers/0/channels, the model 4)" \
+    train --out "$TMP/one" --resume --epochs 3
+fi
+
+# --- kill -9 after logging steps past the checkpoint: the resumed metrics hold each step once ---
+if expect_ok train "${quick[@]}" --epochs 1 --out "$TMP/k9"; then
+  cp "$TMP/k9/checkpoint.safetensors" "$TMP/epoch1.safetensors"
+  cp "$TMP/k9"/*.png "$TMP/"
+  if expect_ok train --out "$TMP/k9" --resume --epochs 2; then
+    # As if the process died during epoch 2 after logging its steps: the epoch-1 checkpoint, the
+    # epoch-2 lines in metrics.jsonl and a torn last line.
+    cp "$TMP/epoch1.safetensors" "$TMP/k9/checkpoint.safetensors"
+    printf '{"type":"step","ep' >>"$TMP/k9/metrics.jsonl"
+    if expect_ok train --out "$TMP/k9" --resume; then
+      check "kill -9 and --resume: the lines after the checkpoint are dropped, with a note" \
+        grep -qF "metrics.jsonl: dropped 5 lines logged after the checkpoint (step 3)" "$CAP/err"
+      check "kill -9 and --resume: metrics.jsonl continuous" metrics_continuous "$TMP/k9/metrics.jsonl"
+      check "kill -9 and --resume: the steps of the uninterrupted run, once each" \
+        diff <(metric_steps "$TMP/k9/metrics.jsonl") <(metric_steps "$TMP/ref/metrics.jsonl")
+      check "kill -9 and --resume: the uninterrupted parameters" \
+        test "$(tensor_bytes "$TMP/k9/checkpoint.safetensors")" = "$(tensor_bytes "$TMP/ref/checkpoint.safetensors")"
+      check "no pending image grids are left" bash -c "! ls '$TMP/k9' | grep -q '\\.new$'"
+    fi
+  fi
+fi
+
+# --- an epoch that fails (a full disk, here an image grid that cannot be written) leaves the folder
+# as its last checkpoint describes it: the old grids and checkpoint, metrics.jsonl up to it ------
+if expect_ok train "${quick[@]}" --epochs 1 --out "$TMP/full"; then
+  before=$(cd "$TMP/full" && md5sum checkpoint.safetensors samples.png samples-from-data.png reconstructions.png metrics.jsonl)
+  mkdir -p "$TMP/full/reconstructions.png.new/x"  # where the epoch's last grid goes first
+  (cd "$TMP/cwd" && "$MRBM" train --out "$TMP/full" --resume --epochs 2 >"$CAP/out" 2>"$CAP/err")
+  rc=$?
+  check "a failing epoch exits 1 (rc $rc)" test "$rc" = 1
+  check "a failing epoch: the error names the grid" grep -qE "^mrbm: error: .*reconstructions.png.new" "$CAP/err"
+  rm -r "$TMP/full/reconstructions.png.new"
+  check "a failing epoch: checkpoint, grids and metrics.jsonl as after epoch 1" \
+    test "$(cd "$TMP/full" && md5sum checkpoint.safetensors samples.png samples-from-data.png reconstructions.png metrics.jsonl)" = "$before"
+  check "a failing epoch: no pending grid is left" bash -c "! ls '$TMP/full' | grep -q '\\.new$'"
+  check "a failing epoch: no temporary file is left" bash -c "! ls '$TMP/full' | grep -q 'tmp'"
+  if expect_ok train --out "$TMP/full" --resume --epochs 2; then
+    check "after the failed epoch, --resume gives the uninterrupted parameters" \
+      test "$(tensor_bytes "$TMP/full/checkpoint.safetensors")" = "$(tensor_bytes "$TMP/ref/checkpoint.safetensors")"
+    check "after the failed epoch: the steps of the uninterrupted run" \
+      diff <(metric_steps "$TMP/full/metrics.jsonl") <(metric_steps "$TMP/ref/metrics.jsonl")
+  fi
+fi
+
+# --- outputs are checked before any work; a missing parent folder is an error for every command --
+expect_error 1 "--out $TMP/out/missing/run: the folder $TMP/out/missing does not exist" \
+  train "${quick[@]}" --epochs 1 --out "$TMP/out/missing/run"
+touch "$TMP/out/file"
+expect_error 1 "--out $TMP/out/file: not a folder" train "${quick[@]}" --epochs 1 --out "$TMP/out/file"
+CKPT=$TMP/ref/checkpoint.safetensors
+expect_error 1 "$TMP/out/missing/s.png: the folder $TMP/out/missing does not exist (--out)" \
+  sample --checkpoint "$CKPT" --device cpu --out "$TMP/out/missing/s.png"
+expect_error 1 "$TMP/out/missing/imgs: the folder $TMP/out/missing does not exist (--out)" \
+  sample --checkpoint "$CKPT" --device cpu --out "$TMP/out/missing/imgs"
+expect_error 1 "$TMP/out/missing/r.png: the folder $TMP/out/missing does not exist (--out)" \
+  reconstruct --checkpoint "$CKPT" --data "$GOOD" --device cpu --out "$TMP/out/missing/r.png"
+expect_error 1 "$TMP/out/missing/f.npy: the folder $TMP/out/missing does not exist (--out)" \
+  features --checkpoint "$CKPT" --data "$GOOD" --device cpu --out "$TMP/out/missing/f.npy"
+expect_error 1 "$TMP/out/missing/fe.jsonl: the folder $TMP/out/missing does not exist (--out)" \
+  free-energy --checkpoint "$CKPT" --data "$GOOD" --device cpu --out "$TMP/out/missing/fe.jsonl"
+# What mrbm creates: train's default out/train whole; the folder that sample --out DIR names.
+if expect_ok train "${quick[@]}" --epochs 1; then
+  check "train without --out creates out/train in the working folder" test -s "$TMP/cwd/out/train/checkpoint.safetensors"
+  rm -r "$TMP/cwd/out"
+fi
+if expect_ok sample --checkpoint "$CKPT" --device cpu --count 3 --gibbs-steps 1 --out "$TMP/out/new-imgs"; then
+  check "sample --out DIR creates DIR with one PNG per image" \
+    test "$(ls "$TMP/out/new-imgs" | tr '\n' ' ')" = "000000.png 000001.png 000002.png "
+  rm -r "$TMP/out/new-imgs"
+fi
+# A read-only folder (not for root, who writes anywhere).
+mkdir -p "$TMP/ro"
+chmod 555 "$TMP/ro"
+if ! [ -w "$TMP/ro" ]; then
+  expect_error 1 "$TMP/ro/s.png: the folder $TMP/ro is not writable (--out)" \
+    sample --checkpoint "$CKPT" --device cpu --out "$TMP/ro/s.png"
+  expect_error 1 "$TMP/ro/f.npy: the folder $TMP/ro is not writable (--out)" \
+    features --checkpoint "$CKPT" --data "$GOOD" --device cpu --out "$TMP/ro/f.npy"
+  expect_error 1 "--out $TMP/ro/run: the folder $TMP/ro is not writable" \
+    train "${quick[@]}" --epochs 1 --out "$TMP/ro/run"
+fi
+chmod 755 "$TMP/ro"
+# sample into a folder that fails half way (a folder where the 4th image goes): exit 1 with the
+# error as the last line, the images already written are removed, the folder keeps what it had.
+mkdir -p "$TMP/out/imgs/000003.png"
+(cd "$TMP/cwd" && "$MRBM" sample --checkpoint "$CKPT" --device cpu --count 6 --gibbs-steps 1 \
+   --out "$TMP/out/imgs" >"$CAP/out" 2>"$CAP/err")
+rc=$?
+check "sample failing half way exits 1 (rc $rc)" test "$rc" = 1
+check "sample failing half way: the error names the file" grep -qE "^mrbm: error: $TMP/out/imgs/000003.png: " "$CAP/err"
+check "sample failing half way: no image is left" test "$(ls -A "$TMP/out/imgs")" = "000003.png"
+rmdir "$TMP/out/imgs/000003.png"
+rmdir "$TMP/out/imgs"
+
+# --- Ctrl-C mid-epoch and --resume: metrics continuous, parameters as uninterrupted (Fashion-MNIST) -
+FMNIST=${MRBM_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+if ls "$FMNIST"/train-images-idx3-ubyte* >/dev/null 2>&1; then
+  long=(--model "$TMP/tiny.json" --data fashion-mnist --limit 20000 --batch 2 --epochs 1 --device cpu
+        --threads 1 --sample-count 4 --gibbs-steps 1 --log-every 500)
+  # Stop once the progress line shows 70% (16 of 24 marks), then resume: the old images/s that
+  # counted the skipped images would then read 3x too high.
+  (cd "$TMP/cwd" && exec "$MRBM" train "${long[@]}" --out "$TMP/int" >"$CAP/out" 2>"$CAP/err") &
+  pid=$!
+  for _ in $(seq 1 600); do
+    grep -q "epoch 1/1 \[################" "$CAP/err" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -INT "$pid" 2>/dev/null
+  wait "$pid"
+  rc=$?
+  check "Ctrl-C mid-epoch exits 130 (rc $rc)" test "$rc" = 130
+  check "Ctrl-C: the checkpoint is saved, the message says how to continue" \
+    grep -qF "mrbm train: interrupted; checkpoint saved at step" "$CAP/err"
+  if expect_ok train --out "$TMP/int" --resume; then
+    check "resumed: the first progress line has a finite ETA, not 0:00" \
+      bash -c "grep -m1 'epoch 1/1 \\[' '$CAP/err' | grep -qvE 'ETA (0:00|\\?)'"
+    check "Ctrl-C and --resume: metrics.jsonl continuous" metrics_continuous "$TMP/int/metrics.jsonl"
+    if expect_ok train "${long[@]}" --out "$TMP/int-ref"; then
+      check "Ctrl-C and --resume: the steps of the uninterrupted run" \
+        diff <(metric_steps "$TMP/int/metrics.jsonl") <(metric_steps "$TMP/int-ref/metrics.jsonl")
+      check "Ctrl-C and --resume: the uninterrupted parameters" \
+        test "$(tensor_bytes "$TMP/int/checkpoint.safetensors")" = "$(tensor_bytes "$TMP/int-ref/checkpoint.safetensors")"
+      # images/s of the resumed epoch counts only what this process trained: at most twice the
+      # uninterrupted epoch's rate (the old count of the skipped images gave 3x and more).
+      check "Ctrl-C and --resume: the epoch's images/s is not inflated by the skipped images" \
+        awk -F'"images_per_s":' 'FNR == 1 { f++ } /"type":"epoch"/ { split($2, v, /[,}]/); r[f] = v[1] }
+                                 END { exit !(r[1] > 0 && r[2] > 0 && r[1] < 2 * r[2]) }' \
+        "$TMP/int/metrics.jsonl" "$TMP/int-ref/metrics.jsonl"
+    fi
+  fi
+  # SIGTERM is handled like Ctrl-C: the checkpoint is saved, exit 143.
+  (cd "$TMP/cwd" && exec "$MRBM" train "${long[@]}" --out "$TMP/term" >"$CAP/out" 2>"$CAP/err") &
+  pid=$!
+  for _ in $(seq 1 600); do
+    grep -q "epoch 1/1 \[##" "$CAP/err" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -TERM "$pid" 2>/dev/null
+  wait "$pid"
+  rc=$?
+  check "SIGTERM mid-epoch exits 143 (rc $rc)" test "$rc" = 143
+  check "SIGTERM: the checkpoint is saved" grep -qF "mrbm train: terminated; checkpoint saved at step" "$CAP/err"
+  # Ctrl-C during features: no temporary file is left.
+  mkdir -p "$TMP/feat"
+  (cd "$TMP/cwd" && exec "$MRBM" features --checkpoint "$TMP/int/checkpoint.safetensors" --data fashion-mnist \
+     --device cpu --batch 16 --out "$TMP/feat/f.npy" >"$CAP/out" 2>"$CAP/err") &
+  pid=$!
+  for _ in $(seq 1 600); do
+    grep -q "features \[##" "$CAP/err" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -INT "$pid" 2>/dev/null
+  wait "$pid"
+  rc=$?
+  check "Ctrl-C during features exits 130 (rc $rc)" test "$rc" = 130
+  check "Ctrl-C during features leaves no file" test -z "$(ls -A "$TMP/feat")"
+fi
+
+finish

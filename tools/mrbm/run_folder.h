@@ -1,0 +1,48 @@
+// The run folder of `mrbm train` (docs/cli.md): what state a folder is in, run.json, and the
+// continuity of metrics.jsonl across interruptions.
+//
+// A folder is empty (no run), started (run.json but no checkpoint yet: the run stopped before
+// writing its first checkpoint, e.g. a kill -9 or a full disk within its first seconds) or
+// checkpointed. `--resume` continues a checkpointed run and starts a started one again from
+// scratch with its run.json, so no folder is a dead end.
+//
+// metrics.jsonl must read like one uninterrupted run: a resumed run drops the lines logged after
+// the checkpoint it continues from (their steps are trained, and logged, again), and its times
+// continue from the training time stored in the checkpoint.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace mrbm::tools {
+
+enum class RunFolderState { kEmpty, kStarted, kCheckpointed };
+
+struct RunFolder {
+  std::filesystem::path dir;
+  std::filesystem::path run_json() const { return dir / "run.json"; }
+  std::filesystem::path checkpoint() const { return dir / "checkpoint.safetensors"; }
+  std::filesystem::path metrics() const { return dir / "metrics.jsonl"; }
+  RunFolderState state() const;
+};
+
+// run.json parsed; IoError naming the file when it is missing or not a JSON object.
+nlohmann::json read_run_json(const std::filesystem::path& path);
+
+// `text` into `path` through a temporary file in the same folder and a rename.
+void write_text_atomically(const std::filesystem::path& path, const std::string& text);
+
+// Rewrites metrics.jsonl (atomically) with only its lines whose "step" is at most `step`; a line
+// that is not JSON (a torn last line after a kill) is dropped too. A missing file stays missing.
+// Returns the number of lines dropped; `*last_time_s` (when given) gets the largest "time_s" kept
+// (0 when none).
+int64_t trim_metrics(const std::filesystem::path& metrics, int64_t step, double* last_time_s = nullptr);
+
+// Fails early, before any work, when `dir` cannot become a run folder: IoError naming --out when
+// its parent folder does not exist (unless `create_parents`), when it or an existing parent is
+// not a folder, or when it cannot be written.
+void check_run_folder_writable(const std::filesystem::path& dir, bool create_parents);
+
+}  // namespace mrbm::tools
