@@ -1,4 +1,5 @@
-// `mrbm info`: version, build options, CUDA/cuBLAS/cuDNN versions, compiled architectures, and the
+// `mrbm info`: version, build options, CUDA/cuBLAS/cuDNN versions, compiled architectures, which
+// library and kernels run the CPU GEMMs (with a warning when they are generic), and the
 // visible CUDA devices or why none is usable. Never fails for lack of a GPU.
 #include <CLI/CLI.hpp>
 
@@ -6,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "core/blas_info.h"
 #include "core/device.h"
 #include "tools/mrbm/commands.h"
 
@@ -41,6 +43,7 @@ nlohmann::json info_json() {
                        {"usable", d.usable},
                        {"problem", d.problem}});
   }
+  const CpuGemmInfo gemm = cpu_gemm_info();
   return {{"version", MRBM_VERSION},
           {"build",
            {{"type", MRBM_BUILD_TYPE},
@@ -49,7 +52,13 @@ nlohmann::json info_json() {
             {"cuda_compiler", kBuiltWithCuda ? MRBM_CUDA_COMPILER : ""},
             {"cuda_architectures", kBuiltWithCuda ? MRBM_CUDA_ARCHS : ""},
             {"cudnn", kBuiltWithCudnn},
-            {"openblas", kBuiltWithOpenblas}}},
+            {"openblas", kBuiltWithOpenblas},
+            {"onednn", gemm.onednn}}},
+          {"cpu_gemm",
+           {{"float32", gemm.float32},
+            {"float64", gemm.float64},
+            {"cpu_vectors", gemm.cpu},
+            {"warning", gemm.warning}}},
           {"cuda_runtime", cuda_version_string(probe.runtime_version)},
           {"cuda_driver", cuda_version_string(probe.driver_version)},
           {"cublas", cublas_version_string()},
@@ -72,9 +81,15 @@ void print_info(const nlohmann::json& j) {
   std::printf("runtime:     CUDA runtime %s, driver %s\n",
               j["cuda_runtime"].get<std::string>().c_str(),
               j["cuda_driver"].get<std::string>().c_str());
-  std::printf("libraries:   cuBLAS %s, cuDNN %s, OpenBLAS %s\n",
+  std::printf("libraries:   cuBLAS %s, cuDNN %s, OpenBLAS %s, oneDNN %s\n",
               j["cublas"].get<std::string>().c_str(), j["cudnn"].get<std::string>().c_str(),
-              b["openblas"].get<bool>() ? "yes" : "no");
+              b["openblas"].get<bool>() ? "yes" : "no", b["onednn"].get<bool>() ? "yes" : "no");
+  const auto& g = j["cpu_gemm"];
+  std::printf("cpu gemm:    float32 %s; float64 %s (cpu: %s)\n",
+              g["float32"].get<std::string>().c_str(), g["float64"].get<std::string>().c_str(),
+              g["cpu_vectors"].get<std::string>().c_str());
+  const std::string warning = g["warning"];
+  if (!warning.empty()) std::printf("WARNING:     %s\n", warning.c_str());
   const auto& devices = j["devices"];
   if (devices.empty()) std::printf("devices:     none\n");
   for (const auto& d : devices) {
