@@ -36,12 +36,16 @@ namespace mrbm {
 namespace {
 
 // The thread's flush bits: x86 MXCSR FTZ (bit 15) | DAZ (bit 6), arm64 FPCR.FZ (bit 24).
+// kStatusBits: the sticky exception flags (x86 MXCSR bits 0-5), status rather than mode: the
+// scope restores the mode and keeps the flags the computation raised, as any function call would.
 #if defined(__x86_64__) || defined(__i386__)
 constexpr uint64_t kFlushBits = (uint64_t{1} << 15) | (uint64_t{1} << 6);
+constexpr uint64_t kStatusBits = 0x3f;
 uint64_t read_fp_control() { return _mm_getcsr(); }
 void write_fp_control(uint64_t v) { _mm_setcsr(static_cast<unsigned>(v)); }
 #elif defined(__aarch64__)
 constexpr uint64_t kFlushBits = uint64_t{1} << 24;
+constexpr uint64_t kStatusBits = 0;  // FPCR holds no flags (they live in FPSR)
 uint64_t read_fp_control() {
   uint64_t v;
   __asm__ __volatile__("mrs %0, fpcr" : "=r"(v));
@@ -50,6 +54,7 @@ uint64_t read_fp_control() {
 void write_fp_control(uint64_t v) { __asm__ __volatile__("msr fpcr, %0" : : "r"(v)); }
 #else
 constexpr uint64_t kFlushBits = 0;
+constexpr uint64_t kStatusBits = 0;
 uint64_t read_fp_control() { return 0; }
 void write_fp_control(uint64_t) {}
 #endif
@@ -70,7 +75,7 @@ DenormalFlushScope::DenormalFlushScope() {
 }
 
 DenormalFlushScope::~DenormalFlushScope() {
-  if (changed_) write_fp_control(saved_);
+  if (changed_) write_fp_control((read_fp_control() & kStatusBits) | (saved_ & ~kStatusBits));
 }
 
 bool denormals_flushed() {

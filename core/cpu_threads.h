@@ -25,8 +25,9 @@ void use_one_blas_thread();
 // Denormal floats on mrbm's CPU threads. While a DenormalFlushScope lives, this thread computes
 // with denormals flushed: x86 MXCSR flush-to-zero (bit 15: a denormal result becomes 0) and
 // denormals-are-zero (bit 6: a denormal input reads as 0); arm64 FPCR.FZ (bit 24, both at once).
-// The destructor restores the thread's previous setting, so a program that embeds mrbm keeps its
-// own floating-point state. parallel_for holds one for every loop (the serial path included) and
+// The destructor restores the thread's previous mode (on x86 every control bit of MXCSR as it was;
+// the sticky exception flags keep what the computation raised), so a program that embeds mrbm
+// keeps its own floating-point mode. parallel_for holds one for every loop (the serial path included) and
 // Trainer::step one for a whole step; the pool's workers set the bits once and keep them. Why:
 // on x86 every operation on a denormal costs ~100 cycles, and they arise in training (tiny
 // gradients, Adam's moments, products of small activations): a 1-64-128 conv RBM stepped 8x slower
