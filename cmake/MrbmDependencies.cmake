@@ -15,6 +15,26 @@ if(MRBM_CBLAS_INCLUDE_DIR AND MRBM_OPENBLAS_LIBRARY)
   target_compile_definitions(mrbm_openblas INTERFACE MRBM_HAVE_OPENBLAS=1)
 endif()
 
+# oneDNN (Debian libdnnl-dev): the CPU's float32 GEMMs (core/gemm.cpp; measured against OpenBLAS and
+# BLIS in docs/benchmarks.md). It picks its kernels from the CPU's feature bits (cpuid), so it runs
+# AVX-512/AVX2 code on CPUs whose model OpenBLAS does not know. Optional: without it OpenBLAS, else
+# the plain loops. Debian builds it on OpenMP; core/gemm.cpp keeps each call on one OpenMP thread
+# (omp_set_num_threads on the calling thread), so mrbm links libgomp itself (no -fopenmp needed:
+# GCC's omp.h is on its default include path).
+set(MRBM_HAVE_DNNL OFF)
+find_path(MRBM_DNNL_INCLUDE_DIR oneapi/dnnl/dnnl.h)
+find_library(MRBM_DNNL_LIBRARY NAMES dnnl)
+if(MRBM_DNNL_INCLUDE_DIR AND MRBM_DNNL_LIBRARY)
+  find_package(OpenMP QUIET COMPONENTS CXX)
+  if(OpenMP_CXX_FOUND)
+    set(MRBM_HAVE_DNNL ON)
+    add_library(mrbm_dnnl INTERFACE)
+    target_include_directories(mrbm_dnnl INTERFACE ${MRBM_DNNL_INCLUDE_DIR})
+    target_link_libraries(mrbm_dnnl INTERFACE ${MRBM_DNNL_LIBRARY} ${OpenMP_CXX_LIBRARIES})
+    target_compile_definitions(mrbm_dnnl INTERFACE MRBM_HAVE_DNNL=1)
+  endif()
+endif()
+
 find_package(ZLIB QUIET)
 if(ZLIB_FOUND)
   set(MRBM_HAVE_ZLIB ON)

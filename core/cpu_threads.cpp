@@ -35,6 +35,58 @@
 namespace mrbm {
 namespace {
 
+// The thread's flush bits: x86 MXCSR FTZ (bit 15) | DAZ (bit 6), arm64 FPCR.FZ (bit 24).
+// kStatusBits: the sticky exception flags (x86 MXCSR bits 0-5), status rather than mode: the
+// scope restores the mode and keeps the flags the computation raised, as any function call would.
+#if defined(__x86_64__) || defined(__i386__)
+constexpr uint64_t kFlushBits = (uint64_t{1} << 15) | (uint64_t{1} << 6);
+constexpr uint64_t kStatusBits = 0x3f;
+uint64_t read_fp_control() { return _mm_getcsr(); }
+void write_fp_control(uint64_t v) { _mm_setcsr(static_cast<unsigned>(v)); }
+#elif defined(__aarch64__)
+constexpr uint64_t kFlushBits = uint64_t{1} << 24;
+constexpr uint64_t kStatusBits = 0;  // FPCR holds no flags (they live in FPSR)
+uint64_t read_fp_control() {
+  uint64_t v;
+  __asm__ __volatile__("mrs %0, fpcr" : "=r"(v));
+  return v;
+}
+void write_fp_control(uint64_t v) { __asm__ __volatile__("msr fpcr, %0" : : "r"(v)); }
+#else
+constexpr uint64_t kFlushBits = 0;
+constexpr uint64_t kStatusBits = 0;
+uint64_t read_fp_control() { return 0; }
+void write_fp_control(uint64_t) {}
+#endif
+
+// Sets the flush bits on this thread; returns the previous control word.
+uint64_t set_flush_bits() {
+  const uint64_t before = read_fp_control();
+  if ((before & kFlushBits) != kFlushBits) write_fp_control(before | kFlushBits);
+  return before;
+}
+
+}  // namespace
+
+DenormalFlushScope::DenormalFlushScope() {
+  if (kFlushBits == 0) return;
+  saved_ = set_flush_bits();
+  changed_ = (saved_ & kFlushBits) != kFlushBits;
+}
+
+DenormalFlushScope::~DenormalFlushScope() {
+  if (changed_) write_fp_control((read_fp_control() & kStatusBits) | (saved_ & ~kStatusBits));
+}
+
+bool denormals_flushed() {
+  return kFlushBits != 0 && (read_fp_control() & kFlushBits) == kFlushBits;
+}
+
+}  // namespace mrbm
+
+namespace mrbm {
+namespace {
+
 std::atomic<int> g_threads{0};  // 0: not set, use the hardware's count
 
 constexpr auto kSpin = std::chrono::microseconds(50);
@@ -126,6 +178,7 @@ class Pool {
   }
 
   void worker_loop(int index) {
+    set_flush_bits();  // the pool's threads are mrbm's: they keep denormals flushed for good
     uint64_t seen = 0;
     bool spin = false;
     for (;;) {
@@ -177,6 +230,7 @@ void use_one_blas_thread() {
 
 void parallel_for(int64_t n, int64_t min_part, const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
+  const DenormalFlushScope flush;  // the caller's parts too; its own mode is back on return
   const int64_t parts = std::max<int64_t>(
       1, std::min<int64_t>({cpu_threads(), n / std::max<int64_t>(1, min_part), kMaxParts}));
   if (parts == 1) {

@@ -22,12 +22,40 @@ void set_cpu_threads(int n);
 // (openblas_set_num_threads after mrbm's first GEMM changes it back, at the cost of contention).
 void use_one_blas_thread();
 
+// Denormal floats on mrbm's CPU threads. While a DenormalFlushScope lives, this thread computes
+// with denormals flushed: x86 MXCSR flush-to-zero (bit 15: a denormal result becomes 0) and
+// denormals-are-zero (bit 6: a denormal input reads as 0); arm64 FPCR.FZ (bit 24, both at once).
+// The destructor restores the thread's previous mode (on x86 every control bit of MXCSR as it was;
+// the sticky exception flags keep what the computation raised), so a program that embeds mrbm
+// keeps its own floating-point mode. parallel_for holds one for every loop (the serial path included) and
+// Trainer::step one for a whole step; the pool's workers set the bits once and keep them. Why:
+// on x86 every operation on a denormal costs ~100 cycles, and they arise in training (tiny
+// gradients, Adam's moments, products of small activations): a 1-64-128 conv RBM stepped 8x slower
+// (docs/benchmarks.md). Other architectures: no-op. Cost: two control-register accesses (~10 ns).
+class DenormalFlushScope {
+ public:
+  DenormalFlushScope();
+  ~DenormalFlushScope();
+  DenormalFlushScope(const DenormalFlushScope&) = delete;
+  DenormalFlushScope& operator=(const DenormalFlushScope&) = delete;
+
+ private:
+  uint64_t saved_ = 0;
+  bool changed_ = false;
+};
+
+// Whether this thread computes with denormals flushed (x86: both FTZ and DAZ set; arm64: FPCR.FZ;
+// elsewhere false). For tests and diagnostics.
+bool denormals_flushed();
+
 // Calls fn(begin, end) on contiguous parts of [0, n), at most cpu_threads() parts of at least
 // min_part items each (fewer parts when n is small); part p is [n p / parts, n (p + 1) / parts)
 // whoever runs it. The calling thread runs part 0, the pool's workers the others (handing a part
 // to a spinning worker costs about a microsecond, to a sleeping one 10-50 us: keep parts at ~20 us
-// of work or more). Returns after every part is done; fn must not throw. Called from inside a part,
-// or while another thread's loop holds the pool, it runs the parts on the calling thread.
+// of work or more). Every part runs with denormals flushed (DenormalFlushScope), and the caller's
+// floating-point mode is restored before parallel_for returns. Returns after every part is done;
+// fn must not throw. Called from inside a part, or while another thread's loop holds the pool, it
+// runs the parts on the calling thread.
 // The pool's workers are not re-created after fork(): a child process must not run mrbm's CPU
 // loops on more than one thread if the parent already had (set_cpu_threads(1) first; the same rule
 // as for OpenMP pools).

@@ -2,12 +2,17 @@
 #include "core/gemm.h"
 
 #include <algorithm>
+#include <atomic>
 
 #include "core/cpu_threads.h"
 #include "kernels/gemm_reference.h"
 
 #if defined(MRBM_HAVE_OPENBLAS)
 #include <cblas.h>
+#endif
+#if defined(MRBM_HAVE_DNNL)
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
 #endif
 #if defined(MRBM_WITH_CUDA)
 #include <cublas_v2.h>
@@ -53,22 +58,22 @@ void reference(Tensor& c, const Tensor& a, const Tensor& b, bool ta, bool tb, do
                              b.data<T>(), d.ldb, static_cast<T>(beta), c.data<T>(), d.ldc);
 }
 
-#if defined(MRBM_HAVE_OPENBLAS)
-// C = alpha op(A) op(B) + beta C, OpenBLAS on one thread per call: C's larger dimension is cut
-// into contiguous blocks of whole 16-wide tiles (the width of OpenBLAS's AVX-512 kernels), one BLAS
-// call per block, and the blocks are shared out over cpu_threads() threads. Every element of C
-// comes from one call, over all of k, so the split never adds partial sums. The cut is a function
-// of the shape alone (at most kBlocks blocks of at least ~4 MFLOP each: handing a part to another
-// thread costs 1-50 us), never of the thread count: OpenBLAS's rounding can depend on the shape of
-// a call (its kernels differ per CPU), so a thread-count-dependent cut would make the bits depend
-// on the thread count. Measured against OpenBLAS's own 2 threads (2-core Zen 4, demo shapes): the
-// same speed on the large products, 4x faster on the thin weight gradient
-// [32, 16] = [32, 12544] [12544, 16], and no idle BLAS thread spinning between products.
+#if defined(MRBM_HAVE_OPENBLAS) || defined(MRBM_HAVE_DNNL)
+// C = alpha op(A) op(B) + beta C by single-threaded BLAS calls (`blas` below): C's larger dimension
+// is cut into contiguous blocks of whole 16-wide tiles (the width of the AVX-512 kernels), one call
+// per block, and the blocks are shared out over cpu_threads() threads. Every element of C comes
+// from one call, over all of k, so the split never adds partial sums. The cut is a function of the
+// shape alone (at most kBlocks blocks of at least ~4 MFLOP each: handing a part to another thread
+// costs 1-50 us), never of the thread count: a BLAS's rounding can depend on the shape of a call
+// (its kernels differ per CPU), so a thread-count-dependent cut would make the bits depend on the
+// thread count. Measured against OpenBLAS's own 2 threads (2-core Zen 4, demo shapes): the same
+// speed on the large products, 4x faster on the thin weight gradient [32, 16] = [32, 12544]
+// [12544, 16], and no idle BLAS thread spinning between products.
+// blas(m, n, a, b, c): the row-major product of the block, C[m, n] = alpha op(A) op(B) + beta C
+// with the leading dimensions and k of d.
 template <class T, class Blas>
-void blas_gemm_split(const Blas& blas, bool ta, bool tb, const GemmDims& d, T alpha, const T* a,
-                     const T* b, T beta, T* c) {
-  use_one_blas_thread();
-  const auto opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
+void blas_gemm_split(const Blas& blas, bool ta, bool tb, const GemmDims& d, const T* a,
+                     const T* b, T* c) {
   constexpr int64_t kTile = 16;
   constexpr int64_t kBlocks = 16;  // enough for 16 threads; repacking op(A) per block costs ~1/16
   constexpr double kMinFlopsPerBlock = 4e6;
@@ -83,16 +88,77 @@ void blas_gemm_split(const Blas& blas, bool ta, bool tb, const GemmDims& d, T al
     const int64_t lo = tiles * block / blocks * kTile;
     const int64_t len = std::min(extent, tiles * (block + 1) / blocks * kTile) - lo;
     if (split_n) {  // columns lo .. lo+len of op(B) and C
-      blas(CblasRowMajor, opa, opb, d.m, len, d.k, alpha, a, d.lda, tb ? b + lo * d.ldb : b + lo,
-           d.ldb, beta, c + lo, d.ldc);
+      blas(d.m, len, a, tb ? b + lo * d.ldb : b + lo, c + lo);
     } else {  // rows lo .. lo+len of op(A) and C
-      blas(CblasRowMajor, opa, opb, len, d.n, d.k, alpha, ta ? a + lo : a + lo * d.lda, d.lda, b,
-           d.ldb, beta, c + lo * d.ldc, d.ldc);
+      blas(len, d.n, ta ? a + lo : a + lo * d.lda, b, c + lo * d.ldc);
     }
   };
   parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t block = b0; block < b1; ++block) run_block(block);
   });
+}
+#endif
+
+#if defined(MRBM_HAVE_DNNL)
+// One dnnl_sgemm on one thread. Debian's oneDNN runs its GEMMs on OpenMP with
+// omp_get_max_threads() threads of the calling thread; mrbm's pool does the threading, so the call
+// runs with that count set to 1 on this thread and the previous count is put back (the caller's
+// thread may be an embedding program's OpenMP thread). oneDNN chooses its kernels from the CPU's
+// feature bits (avx512_core, avx2, ...), not from the CPU's model name (docs/benchmarks.md: on an
+// Intel VM that OpenBLAS 0.3.21 does not recognize, its generic kernels ran 4-7x slower).
+dnnl_status_t dnnl_sgemm_one_thread(bool ta, bool tb, int64_t m, int64_t n, int64_t k,
+                                    float alpha, const float* a, int64_t lda, const float* b,
+                                    int64_t ldb, float beta, float* c, int64_t ldc) {
+  const int saved = omp_get_max_threads();
+  if (saved != 1) omp_set_num_threads(1);
+  const dnnl_status_t status =
+      dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  if (saved != 1) omp_set_num_threads(saved);
+  return status;
+}
+#endif
+
+#if defined(MRBM_HAVE_OPENBLAS) || defined(MRBM_HAVE_DNNL)
+// The float32 CPU product by the fastest BLAS of the build: oneDNN, else OpenBLAS.
+void blas_sgemm(bool ta, bool tb, const GemmDims& d, float alpha, const float* a, const float* b,
+                float beta, float* c) {
+#if defined(MRBM_HAVE_DNNL)
+  std::atomic<int> failed{dnnl_success};  // parts must not throw: checked after the loop
+  blas_gemm_split<float>(
+      [&](int64_t m, int64_t n, const float* ab, const float* bb, float* cb) {
+        const dnnl_status_t status =
+            dnnl_sgemm_one_thread(ta, tb, m, n, d.k, alpha, ab, d.lda, bb, d.ldb, beta, cb, d.ldc);
+        if (status != dnnl_success) failed.store(status);
+      },
+      ta, tb, d, a, b, c);
+  MRBM_CHECK(failed.load() == dnnl_success,
+             "dnnl_sgemm failed with status " << failed.load() << " (m " << d.m << ", n " << d.n
+                                              << ", k " << d.k << ")");
+#elif defined(MRBM_HAVE_OPENBLAS)
+  use_one_blas_thread();
+  const auto opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
+  blas_gemm_split<float>(
+      [&](int64_t m, int64_t n, const float* ab, const float* bb, float* cb) {
+        cblas_sgemm(CblasRowMajor, opa, opb, m, n, d.k, alpha, ab, d.lda, bb, d.ldb, beta, cb,
+                    d.ldc);
+      },
+      ta, tb, d, a, b, c);
+#endif
+}
+#endif
+
+#if defined(MRBM_HAVE_OPENBLAS)
+// The float64 CPU product (tests and gradient checks; not on a training step's path): OpenBLAS.
+void blas_dgemm(bool ta, bool tb, const GemmDims& d, double alpha, const double* a,
+                const double* b, double beta, double* c) {
+  use_one_blas_thread();
+  const auto opa = ta ? CblasTrans : CblasNoTrans, opb = tb ? CblasTrans : CblasNoTrans;
+  blas_gemm_split<double>(
+      [&](int64_t m, int64_t n, const double* ab, const double* bb, double* cb) {
+        cblas_dgemm(CblasRowMajor, opa, opb, m, n, d.k, alpha, ab, d.lda, bb, d.ldb, beta, cb,
+                    d.ldc);
+      },
+      ta, tb, d, a, b, c);
 }
 #endif
 
@@ -114,31 +180,36 @@ void gemm(Tensor& c, const Tensor& a, const Tensor& b, bool ta, bool tb, double 
   const GemmDims d = check_gemm(c, a, b, ta, tb);
   if (d.m == 0 || d.n == 0) return;
   if (c.is_cpu()) {
+    const bool f32 = c.dtype() == DType::kFloat32;
+#if defined(MRBM_HAVE_DNNL) || defined(MRBM_HAVE_OPENBLAS)
 #if defined(MRBM_HAVE_OPENBLAS)
-    if (d.k == 0) {  // BLAS may skip the beta scaling when k = 0; keep the definition exact
+    const bool blas = true;
+#else
+    const bool blas = f32;  // oneDNN has no float64 GEMM: float64 runs the plain loops
+#endif
+    if (blas && d.k == 0) {  // BLAS may skip the beta scaling when k = 0; keep the definition exact
       if (beta == 0.0) {
         c.zero();
-        return;
-      }
-      if (c.dtype() == DType::kFloat32) {
-        reference<float>(c, a, b, ta, tb, alpha, beta, d);
       } else {
-        reference<double>(c, a, b, ta, tb, alpha, beta, d);
+        gemm_reference_cpu(c, a, b, ta, tb, alpha, beta);
       }
       return;
     }
     // BLAS reads C when beta != 0 only; with beta == 0 a NaN in C is ignored as required.
-    if (c.dtype() == DType::kFloat32) {
-      blas_gemm_split<float>([](auto... args) { cblas_sgemm(args...); }, ta, tb, d,
-                             static_cast<float>(alpha), a.data<float>(), b.data<float>(),
-                             static_cast<float>(beta), c.data<float>());
-    } else {
-      blas_gemm_split<double>([](auto... args) { cblas_dgemm(args...); }, ta, tb, d, alpha,
-                              a.data<double>(), b.data<double>(), beta, c.data<double>());
+    if (blas && f32) {
+      blas_sgemm(ta, tb, d, static_cast<float>(alpha), a.data<float>(), b.data<float>(),
+                 static_cast<float>(beta), c.data<float>());
+      return;
     }
-#else
-    gemm_reference_cpu(c, a, b, ta, tb, alpha, beta);
+#if defined(MRBM_HAVE_OPENBLAS)
+    if (blas) {
+      blas_dgemm(ta, tb, d, alpha, a.data<double>(), b.data<double>(), beta, c.data<double>());
+      return;
+    }
 #endif
+#endif
+    (void)f32;
+    gemm_reference_cpu(c, a, b, ta, tb, alpha, beta);
     return;
   }
 #if defined(MRBM_WITH_CUDA)

@@ -14,6 +14,9 @@
 //                            is capped at its group's size. Total-variation error <=
 //                            2e^{-2T}/(1-e^{-2d}).
 // A NaN pre-activation gives a NaN sample (clip would otherwise hide it).
+// No sample is a denormal float: the gaussian draw is flushed to 0 below FLT_MIN (as the means and
+// variances are, kernels/multinary_math.h), and the exact draws are counts or m/s with m >= 1
+// integral and N s <= 2^31 (so m/s >= 2^-31).
 #pragma once
 
 #include <cmath>
@@ -54,9 +57,11 @@ MRBM_HD float sample_exact_copies(const UnitSpec& u, const UnitConstants& c, flo
   return static_cast<float>(count + low_on);
 }
 
-// The gaussian sampler's draw from a standard normal xi: clip(f + sqrt(f') xi, 0, N) (finite x).
+// The gaussian sampler's draw from a standard normal xi: clip(f + sqrt(f') xi, 0, N) (finite x),
+// 0 where it would be below FLT_MIN (flush_denormal, kernels/multinary_math.h: f + sqrt(f') xi can
+// cancel into a denormal even when f and f' are normal).
 MRBM_HD float gaussian_sample(float mean, float var, float n, float xi) {
-  const float h = mean + ::sqrtf(var) * xi;
+  const float h = flush_denormal(mean + ::sqrtf(var) * xi);
   return h < 0.0f ? 0.0f : (h > n ? n : h);
 }
 

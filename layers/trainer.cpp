@@ -1,6 +1,7 @@
 // Trainer (layers/trainer.h).
 #include "layers/trainer.h"
 
+#include "core/cpu_threads.h"
 #include "core/tensor_math.h"
 
 namespace mrbm::layers {
@@ -22,6 +23,9 @@ Trainer::Trainer(Dbn& dbn, const TrainOptions& options)
     : dbn_(dbn), options_(options), adam_(dbn.parameters(), hyper_of(options), dbn.cuda()) {}
 
 StepMetrics Trainer::step(const Tensor& images) {
+  // The whole CPU step without denormals, its serial loops (Adam, reductions) included; the
+  // caller's floating-point mode is restored on return (core/cpu_threads.h).
+  const DenormalFlushScope flush;
   const Tensor input = dbn_.prepare_input(images);
   autodiff::Tape tape = dbn_.make_tape();
   const DbnLoss loss = dbn_.loss(tape, input, options_.seed, static_cast<uint64_t>(adam_.steps()));

@@ -69,6 +69,9 @@ PRESETS = {
     "paper-cifar10": ((3, 32, 32), [64, 128, 256], [], 128, False),
     "paper-celeba64": ((3, 64, 64), [64, 128, 256, 256], [1000, 500, 200, 100], 128, True),
     "paper-celeba128": ((3, 128, 128), [64, 128, 256, 256, 256], [1000, 500, 200, 100], 128, True),
+    # tools/models/conv-1-64-128.json: the paper's first two conv layers on 28x28 (issue 18's
+    # denormal case)
+    "conv-1-64-128": ((1, 28, 28), [64, 128], [], 128, True),
 }
 N = 255.0
 S = N / 4.0

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(cmake ninja-build g++ make pkg-config ca-certificates
-          catch2 libstb-dev libopenblas-dev liblinear-dev nlohmann-json3-dev libcli11-dev
+          catch2 libstb-dev libopenblas-dev libdnnl-dev liblinear-dev nlohmann-json3-dev libcli11-dev
           zlib1g-dev dataset-fashion-mnist python3)
 if [[ "${1:-}" == "--with-torch" ]]; then
   packages+=(python3 python3-torch python3-numpy)

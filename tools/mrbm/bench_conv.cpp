@@ -115,7 +115,7 @@ Row sgemm_ceiling(Device device, CudaContext* cuda, int64_t n, int warmup, int r
   const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n) * static_cast<double>(n);
   Row r;
   r["device"] = device.is_cpu() ? "cpu" : "cuda";
-  r["kind"] = device.is_cpu() ? "OpenBLAS sgemm" : "cuBLAS SGEMM (FP32, no TF32)";
+  r["kind"] = device.is_cpu() ? "CPU sgemm (core/gemm.h)" : "cuBLAS SGEMM (FP32, no TF32)";
   r["n"] = n;
   r["median_ms"] = t.median_ms;
   r["min_ms"] = t.min_ms;
@@ -523,7 +523,7 @@ void run_conv_bench(const Options& opt) {
     Row c = bench::sgemm_ceiling(run.dev, nullptr, opt.quick ? 512 : 2048, 1, opt.quick ? 2 : 5);
     c["threads"] = threads;
     run.ceiling_gflops = c["gflops"].get<double>();
-    std::cout << format("\ncpu sgemm ceiling (OpenBLAS, %lld^3, %d threads): %.1f GFLOP/s\n",
+    std::cout << format("\ncpu sgemm ceiling (core/gemm.h, %lld^3, %d threads): %.1f GFLOP/s\n",
                         (long long)c["n"].get<int64_t>(), threads, run.ceiling_gflops)
               << std::flush;
     ceilings.push_back(c);
@@ -662,6 +662,7 @@ void run_conv_bench(const Options& opt) {
     doc["load_average_before"] = load_before;
     doc["load_average_after"] = bench::load_average();
     doc["cuda_device"] = header.cuda_device;
+    doc["blas"] = header.blas;
     doc["preset"] = spec.name;
     doc["validation"] = {{"max_rel_error", kMaxRelError},
                          {"metric", "max |got - ref| / (same op on |inputs|), float64 reference"}};

@@ -710,6 +710,7 @@ void run_multinary_bench(const Options& opt_in) {
   const std::string load_before = bench::load_average();
   std::cout << "cpu:   " << bench::cpu_model() << ", " << threads << " thread(s) of " << hw
             << ", load average " << load_before << "\n";
+  bench::print_blas_lines(std::cout);  // the multinary pass runs no GEMM; for the record
   std::string cuda_line = "none";
 #if defined(MRBM_WITH_CUDA)
   if (cuda_devices > 0)

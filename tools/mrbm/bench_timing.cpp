@@ -14,6 +14,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "core/blas_info.h"
 #include "core/cpu_threads.h"
 
 #ifndef MRBM_VERSION
@@ -405,6 +406,19 @@ std::string format(const char* fmt, ...) {
   return s;
 }
 
+nlohmann::ordered_json print_blas_lines(std::ostream& out) {
+  const CpuGemmInfo info = cpu_gemm_info();
+  out << "blas:  float32 " << info.float32 << "; float64 " << info.float64 << "; cpu " << info.cpu
+      << "\n";
+  if (!info.warning.empty()) out << "WARNING: " << info.warning << "\n";
+  nlohmann::ordered_json j;
+  j["float32"] = info.float32;
+  j["float64"] = info.float64;
+  j["cpu_vectors"] = info.cpu;
+  j["warning"] = info.warning;
+  return j;
+}
+
 BenchHeader print_gemm_bench_header(std::ostream& out, const std::string& name, int threads,
                                     int hardware, int blas_threads, int cuda_devices) {
   BenchHeader h;
@@ -412,8 +426,9 @@ BenchHeader print_gemm_bench_header(std::ostream& out, const std::string& name, 
   out << "build: " << build_line() << "\n";
   h.load_average = load_average();
   out << "cpu:   " << cpu_model() << ", " << threads << " thread(s) of " << hardware
-      << " (GEMMs split over them, OpenBLAS threads per part " << blas_threads
+      << " (GEMMs split over them, BLAS threads per part " << blas_threads
       << "), load average " << h.load_average << "\n";
+  h.blas = print_blas_lines(out);
 #if defined(MRBM_WITH_CUDA)
   h.cuda_device = cuda_devices > 0 ? cuda_device_line(0) : "no usable device";
 #else

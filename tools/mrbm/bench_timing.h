@@ -162,6 +162,10 @@ inline int cuda_device_count() { return 0; }
 // "model name" of /proc/cpuinfo, or "unknown CPU".
 std::string cpu_model();
 
+// "blas:  ..." lines: which library and kernels run the CPU GEMMs (core/blas_info.h), and a
+// "WARNING: ..." line when they run below the CPU's speed. Returned as a JSON object too.
+nlohmann::ordered_json print_blas_lines(std::ostream& out);
+
 // The three load averages of /proc/loadavg ("0.12 0.30 0.25"), or "unknown": a loaded machine
 // inflates CPU timings, so the benches print and record it.
 std::string load_average();
@@ -207,6 +211,7 @@ int set_blas_threads(int threads);
 struct BenchHeader {
   std::string load_average;
   std::string cuda_device;
+  nlohmann::ordered_json blas;  // print_blas_lines' object
 };
 BenchHeader print_gemm_bench_header(std::ostream& out, const std::string& name, int threads,
                                     int hardware, int blas_threads, int cuda_devices);

@@ -194,6 +194,7 @@ void run_train_step_bench(const Options& opt) {
     doc["load_average_before"] = load_before;
     doc["load_average_after"] = load_after;
     doc["cuda_device"] = header.cuda_device;
+    doc["blas"] = header.blas;
     doc["ceiling"] = ceiling;
     Row r;
     r["model"] = spec.name;

@@ -1,5 +1,6 @@
 // `mrbm info`: version (with the git commit), build options, the versions of CUDA, cuBLAS, cuDNN,
-// OpenBLAS, zlib and liblinear, compiled architectures, and the visible CUDA devices or why none is
+// OpenBLAS, oneDNN, zlib and liblinear, which library and kernels run the CPU GEMMs (with a warning
+// when they are generic), compiled architectures, and the visible CUDA devices or why none is
 // usable. Never fails for lack of a GPU. `mrbm info --checkpoint C` describes a checkpoint instead.
 #include <CLI/CLI.hpp>
 
@@ -17,6 +18,7 @@
 #include <linear.h>
 #endif
 
+#include "core/blas_info.h"
 #include "core/device.h"
 #include "layers/checkpoint.h"
 #include "mrbm_git_commit.h"
@@ -88,6 +90,7 @@ nlohmann::json info_json() {
                        {"usable", d.usable},
                        {"problem", d.problem}});
   }
+  const CpuGemmInfo gemm = cpu_gemm_info();
   return {{"version", MRBM_VERSION},
           {"git_commit", MRBM_GIT_COMMIT},
           {"build",
@@ -97,7 +100,13 @@ nlohmann::json info_json() {
             {"cuda_compiler", kBuiltWithCuda ? MRBM_CUDA_COMPILER : ""},
             {"cuda_architectures", kBuiltWithCuda ? MRBM_CUDA_ARCHS : ""},
             {"cudnn", kBuiltWithCudnn},
-            {"openblas", kBuiltWithOpenblas}}},
+            {"openblas", kBuiltWithOpenblas},
+            {"onednn", gemm.onednn}}},
+          {"cpu_gemm",
+           {{"float32", gemm.float32},
+            {"float64", gemm.float64},
+            {"cpu_vectors", gemm.cpu},
+            {"warning", gemm.warning}}},
           {"cuda_runtime", cuda_version_string(probe.runtime_version)},
           {"cuda_driver", cuda_version_string(probe.driver_version)},
           {"cublas", cublas_version_string()},
@@ -128,9 +137,16 @@ void print_info(const nlohmann::json& j) {
     const std::string v = j[key].get<std::string>();
     return v.empty() ? std::string("none") : v;
   };
-  std::printf("libraries:   cuBLAS %s, cuDNN %s, OpenBLAS %s, zlib %s, liblinear %s\n",
+  std::printf("libraries:   cuBLAS %s, cuDNN %s, OpenBLAS %s, oneDNN %s, zlib %s, liblinear %s\n",
               j["cublas"].get<std::string>().c_str(), j["cudnn"].get<std::string>().c_str(),
-              or_none("openblas").c_str(), or_none("zlib").c_str(), or_none("liblinear").c_str());
+              or_none("openblas").c_str(), b["onednn"].get<bool>() ? "yes" : "no",
+              or_none("zlib").c_str(), or_none("liblinear").c_str());
+  const auto& g = j["cpu_gemm"];
+  std::printf("cpu gemm:    float32 %s; float64 %s (cpu: %s)\n",
+              g["float32"].get<std::string>().c_str(), g["float64"].get<std::string>().c_str(),
+              g["cpu_vectors"].get<std::string>().c_str());
+  const std::string warning = g["warning"];
+  if (!warning.empty()) std::printf("WARNING:     %s\n", warning.c_str());
   const auto& devices = j["devices"];
   if (devices.empty()) std::printf("devices:     none\n");
   for (const auto& d : devices) {
