@@ -180,7 +180,7 @@ TEST_CASE("ConvRbm: every negative phase's gradient is the closed-form update wi
   }
 }
 
-TEST_CASE("a CD-k chain is k Gibbs steps, each with its own seed; CD-1 is unchanged", "[layers][negative]") {
+TEST_CASE("a CD-k chain is k Gibbs steps, each with its own seed, and CD-1 is unchanged", "[layers][negative]") {
   const UnitConfig unit = closed(15);
   const int64_t batch = 4, nv = 12, nh = 7;
   Rbm rbm("rbm", nv, nh, unit, unit, LayerOptions{}, 0, 21, Device::cpu(), nullptr);
