@@ -236,7 +236,9 @@ std::vector<double> log_likelihood(const RbmLayer& layer, Tape& tape, const Tens
   }
   NoGradGuard no_grad;
   const std::vector<double> f =
-      layer.free_energy(tape, Variable(v.to(layer.device(), tape.stream()))).value().to_vector<double>(tape.stream());
+      layer.free_energy(tape, Variable(v.to(layer.device(), tape.stream()).reshape(with_rows(layer.visible_shape(), b))))
+          .value()
+          .to_vector<double>(tape.stream());
   for (int64_t r = 0; r < b; ++r) out[static_cast<size_t>(r)] -= f[static_cast<size_t>(r)];
   return out;
 }

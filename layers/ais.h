@@ -74,7 +74,8 @@ AisEstimate ais_log_partition(const RbmLayer& layer, autodiff::Tape& tape,
                               const BaseRateModel& base, const AisOptions& options,
                               const AisProgress& progress = {});
 
-// log p(v) = log base(v) - F(v) - log Z per sample (float64), v [B, visible shape...] on any
+// log p(v) = log base(v) - F(v) - log Z per sample (float64), v [B, ...] (B rows of the visible
+// elements, e.g. images [B, 1, 28, 28] for a dense layer of 784) on any
 // device. InvalidArgument when a value of v is not a state of the visible unit (e.g. grey levels
 // for a binary unit: binarize them first).
 std::vector<double> log_likelihood(const RbmLayer& layer, autodiff::Tape& tape, const Tensor& v,
