@@ -105,7 +105,8 @@ DbnLoss Dbn::loss(Tape& tape, const Tensor& input, uint64_t seed, uint64_t step)
     out.layers.push_back(s.loss);
     out.total = l == 0 ? s.loss : autodiff::add(tape, out.total, s.loss);
     if (l == 0) {
-      out.reconstruction = s.reconstruction;
+      // A dense first layer sees the images flattened; its v' goes back to the images' shape.
+      out.reconstruction = s.reconstruction.reshape(input.shape());
       out.free_energy = s.free_energy;
     }
     v = spec_.joint ? s.hidden_mean : autodiff::stop_gradient(s.hidden_mean);
@@ -160,7 +161,9 @@ Tensor Dbn::features(const Tensor& input, size_t layer) const {
 Tensor Dbn::free_energy(const Tensor& input) const {
   NoGradGuard no_grad;
   Tape tape = make_tape();
-  return layers_[0]->free_energy(tape, Variable(input)).value();
+  Tensor v = input;
+  if (layers_[0]->visible_shape().size() == 1 && v.dim() != 2) v = v.reshape({v.size(0), -1});
+  return layers_[0]->free_energy(tape, Variable(v)).value();
 }
 
 Tensor Dbn::generate(int64_t count, int64_t gibbs_steps, uint64_t seed, const Tensor* start) const {

@@ -206,3 +206,35 @@ TEST_CASE("checkpoints round-trip bit-exactly and resume exactly", "[layers][che
   CHECK_THROWS_AS(read_checkpoint_info(plain), IoError);
   for (const auto& p : {path, path2, truncated, plain}) std::filesystem::remove(p);
 }
+
+// A plain dense RBM on images: the images are flattened before the first layer, and what comes
+// back (the loss's reconstruction, reconstruct, generate) has the images' shape (issue 11: the
+// first step failed in mean_squared_error with [B, 1, 28, 28] vs [B, 784]).
+TEST_CASE("a DBN whose first layer is dense trains, reconstructs and samples images", "[layers][training]") {
+  ModelSpec spec = preset("demo");
+  spec.height = spec.width = 10;
+  LayerSpec dense;
+  dense.type = "dense";
+  dense.size = 12;
+  dense.hidden = spec.layers[0].hidden;
+  spec.layers = {dense, dense};
+  spec.layers[1].size = 5;
+  const Tensor batch = random_images(6, spec, 11);
+  Dbn dbn(spec, Device::cpu(), nullptr, 2);
+  TrainOptions options;
+  options.lr = 0.01;
+  Trainer trainer(dbn, options);
+  const StepMetrics first = trainer.step(batch);
+  const StepMetrics second = trainer.step(batch);
+  CHECK(std::isfinite(first.recon_mse));
+  CHECK(first.recon_mse > 0);
+  CHECK(std::isfinite(second.loss));
+  const Tensor input = dbn.prepare_input(batch);
+  CHECK(dbn.reconstruct(input, 1).shape() == input.shape());
+  CHECK(dbn.reconstruct(input, 2).shape() == input.shape());
+  CHECK(dbn.free_energy(input).shape() == Shape{6});
+  CHECK(dbn.features(input, 1).shape() == Shape{6, 5});
+  CHECK(dbn.generate(3, 2, 5, nullptr).shape() == Shape{3, 1, 10, 10});
+  const Tensor start = input.rows(0, 2);
+  CHECK(dbn.generate(2, 1, 5, &start).shape() == Shape{2, 1, 10, 10});
+}

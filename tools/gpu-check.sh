@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check: the prepared run that verifies the CUDA path on a GPU machine (docs/building.md,
-# "GPU check"; the plan is /work/shared/GPU-CHECK.md).
+# "GPU check", which also says how to measure honestly on the card).
 #
 #   tools/gpu-check.sh stage
 #       On the build machine. Copies what the GPU machine lacks into .device-deps/ (git-ignored):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `mrbm features`, `mrbm classify` and `mrbm free-energy` on a tiny model trained here on 256
 # Fashion-MNIST images: the .npy files (exact header, size, labels equal to the data set's,
-# values in the hidden unit's range, results independent of the batch size), the JSON lines of
+# values in the hidden unit's range, results within float32 rounding across batch sizes), the JSON lines of
 # free-energy (one per image, in order, with the right labels, the same on stdout and in a file),
 # and classify's report and JSON (counts, confusion matrix consistent with the error).
 # Exits 77 (CTest: Skipped) when Fashion-MNIST is not installed.
@@ -83,7 +83,15 @@ if expect_ok features --checkpoint "$CKPT" --data fashion-mnist --limit 100 --ba
 fi
 if expect_ok features --checkpoint "$CKPT" --data fashion-mnist --limit 100 --batch 7 --device cpu \
      --out "$OUT/top_b7.npy"; then
-  check "features do not depend on the batch size" cmp "$OUT/top.npy" "$OUT/top_b7.npy"
+  # Not bit for bit: OpenBLAS's rounding depends on the shape of a product and on the CPU (issue
+  # 11). Error model (test_layers_batch.cpp checks it rigorously against float64 loops): a top
+  # feature h = 15 sigma(x / 3.75) has slope <= 1, and x is a float32 sum of 785 terms, so
+  # |dh| <= 785 * 2^-24 * sum |w| h + (the conv layer's error, 100x smaller) ~ 2e-3 on 0..15 for
+  # this model's weight scale. Both batch sizes lie within that of the exact value: 5e-3 bounds
+  # their difference, while a batching bug (a shifted, repeated or stale row) moves features by O(1).
+  check "features agree across batch sizes within the float32 bound (5e-3 on 0..15)" \
+    awk 'NR == FNR { a[FNR] = $1; next } { d = $1 - a[FNR]; if (d < 0) d = -d; if (!(d <= 5e-3)) bad = 1 }
+         END { exit bad || FNR != 800 }' <(npy_values "$OUT/top.npy" f4) <(npy_values "$OUT/top_b7.npy" f4)
 fi
 if expect_ok features --checkpoint "$CKPT" --data fashion-mnist --split test --limit 10 --layer 0 \
      --device cpu --out "$OUT/conv"; then
@@ -101,11 +109,23 @@ if expect_ok free-energy --checkpoint "$CKPT" --data fashion-mnist --count 20 --
     diff <(sed -E 's/^\{"index":([0-9]+),"label":([0-9]+),"free_energy":-?[0-9][0-9.eE+-]*\}$/\1 \2/' "$OUT/fe_stdout.jsonl") \
          <(first_labels t10k 20 | awk '{ print NR - 1, $1 }')
 fi
-if expect_ok free-energy --checkpoint "$CKPT" --data fashion-mnist --count 20 --batch 3 --device cpu \
+if expect_ok free-energy --checkpoint "$CKPT" --data fashion-mnist --count 20 --device cpu \
      --out "$OUT/fe.jsonl"; then
   check "free-energy --out writes nothing to stdout" test ! -s "$CAP/out"
-  check "free-energy: the file equals stdout and does not depend on the batch size" \
-    cmp "$OUT/fe.jsonl" "$OUT/fe_stdout.jsonl"
+  # Same computation, same batch: the file holds exactly the lines printed on stdout.
+  check "free-energy: the file equals stdout" cmp "$OUT/fe.jsonl" "$OUT/fe_stdout.jsonl"
+fi
+if expect_ok free-energy --checkpoint "$CKPT" --data fashion-mnist --count 20 --batch 3 --device cpu \
+     --out "$OUT/fe_b3.jsonl"; then
+  # Not bit for bit across batch sizes (OpenBLAS's rounding depends on the shape). Error model
+  # (test_layers_batch.cpp): F = -(a.v + sum_j Phi(x_j)) with Phi' = h in [0, 15] and each x_j a
+  # float32 sum of 17 terms, so |dF| <= sum_j h_j 17 * 2^-24 sum |w| v ~ 1e-6 |F| here (the terms
+  # Phi >= 0 do not cancel); 1e-5 relative bounds the difference of two batch sizes.
+  check "free-energy: the same images and labels, and energies within 1e-5 relative, at batch 3" \
+    awk -F'[:,}]' 'NR == FNR { idx[FNR] = $2; lab[FNR] = $4; fe[FNR] = $6; next }
+         { d = $6 - fe[FNR]; if (d < 0) d = -d; m = fe[FNR] < 0 ? -fe[FNR] : fe[FNR]
+           if ($2 != idx[FNR] || $4 != lab[FNR] || !(d <= 1e-5 * m)) bad = 1 }
+         END { exit bad || FNR != 20 }' "$OUT/fe_stdout.jsonl" "$OUT/fe_b3.jsonl"
 fi
 if expect_ok free-energy --checkpoint "$CKPT" --data fashion-mnist --split train --count 5 --device cpu; then
   check "free-energy --split train carries the training labels" \
