@@ -16,6 +16,7 @@ void register_free_energy_command(CLI::App& app);
 void register_train_command(CLI::App& app);
 void register_sample_command(CLI::App& app);
 void register_reconstruct_command(CLI::App& app);
+void register_evaluate_command(CLI::App& app);
 
 // Thrown after Ctrl-C once the work is saved: main exits with 130 (the shell's code for SIGINT).
 struct Interrupted {};

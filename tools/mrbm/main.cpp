@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   mrbm::tools::register_train_command(app);
   mrbm::tools::register_sample_command(app);
   mrbm::tools::register_reconstruct_command(app);
+  mrbm::tools::register_evaluate_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
