@@ -2,7 +2,8 @@
 # `mrbm evaluate --log-likelihood` on a small binary RBM trained here on 256 Fashion-MNIST images
 # (784 binary visible units, 10 binary hidden units, so that the exact log Z is reported too): the
 # JSON fields, AIS close to the exact log Z, the same output for the same seed and any batch size,
-# a progress line on stderr, and the refusal of a unit without an exact sampler.
+# a progress line on stderr, and the refusal of a unit without an exact sampler; `mrbm train
+# --log-likelihood-every` writes its metrics line and refuses such units before training.
 # Exits 77 (CTest: Skipped) when Fashion-MNIST is not installed.
 # Usage: evaluate.sh path/to/mrbm
 source "$(dirname "$0")/lib.sh"
@@ -19,10 +20,15 @@ cat >"$TMP/rbm.json" <<'JSON'
  "layers": [{"type": "dense", "units": 10, "hidden": {"kind": "binary"}}]}
 JSON
 if ! expect_ok train --model "$TMP/rbm.json" --data fashion-mnist --limit 256 --epochs 1 --batch 32 \
-       --device cpu --sample-count 4 --gibbs-steps 1 --out "$TMP/run"; then
+       --device cpu --sample-count 4 --gibbs-steps 1 --log-likelihood-every 1 \
+       --log-likelihood-chains 8 --log-likelihood-temperatures 50 --out "$TMP/run"; then
   finish
 fi
 CKPT=$TMP/run/checkpoint.safetensors
+check "train --log-likelihood-every 1 writes one log_likelihood line per epoch to metrics.jsonl" \
+  jq -e -s '[.[] | select(.type == "log_likelihood")] | length == 1 and .[0].epoch == 1
+            and .[0].chains == 8 and .[0].temperatures == 50 and .[0].eval_images == 64
+            and .[0].eval_log_likelihood < 0 and .[0].log_z_std_error > 0' "$TMP/run/metrics.jsonl" >/dev/null
 EVAL=(evaluate --checkpoint "$CKPT" --data fashion-mnist --log-likelihood --count 40 --base-count 500
       --chains 32 --temperatures 400 --device cpu)
 # jq -e as a check: the filter must be true; its output is not wanted.
@@ -72,4 +78,6 @@ if expect_ok train --model "$TMP/tiny.json" --data fashion-mnist --limit 64 --ep
   expect_error 1 "has no exact sampler" evaluate --checkpoint "$TMP/tiny/checkpoint.safetensors" \
     --data fashion-mnist --log-likelihood --count 4 --device cpu
 fi
+expect_error 1 "has no exact sampler" train --model "$TMP/tiny.json" --data fashion-mnist --limit 64 \
+  --epochs 1 --device cpu --log-likelihood-every 1 --out "$TMP/tiny-ll"
 finish

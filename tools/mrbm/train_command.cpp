@@ -27,6 +27,7 @@
 #include "tools/mrbm/commands.h"
 #include "tools/mrbm/model_loading.h"
 #include "tools/mrbm/progress.h"
+#include "tools/mrbm/train_log_likelihood.h"
 
 namespace mrbm::tools {
 namespace {
@@ -53,6 +54,7 @@ struct TrainArgs {
   int threads = 0;  // 0: every core
   bool resume = false;
   bool model_given = false, data_given = false;
+  TrainLogLikelihood log_likelihood;  // --log-likelihood-every (off by default)
 };
 
 // What run.json records: enough to resume, and to refuse mixing runs.
@@ -177,6 +179,7 @@ void run_train(TrainArgs a) {
   const Device device = resolve_device(a.device);
   std::unique_ptr<CudaContext> cuda = make_context(device);
   layers::Dbn dbn(spec, device, cuda.get(), a.seed);
+  check_train_log_likelihood(dbn, a.log_likelihood);
   layers::TrainOptions topts;
   topts.lr = a.lr;
   topts.seed = a.seed;
@@ -300,7 +303,8 @@ void run_train(TrainArgs a) {
                     {"lr", a.lr},
                     {"time_s", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}}
                    .dump()
-            << "\n";
+            << "\n"
+            << train_log_likelihood_line(dbn, a.log_likelihood, epoch + 1, train, eval, a.seed);
     metrics.flush();
     std::fprintf(stderr, "  eval: reconstruction rmse %.2f (pixels), free-energy gap %.4g (shuffled - real)\n",
                  std::sqrt(eval_mse), gap);
@@ -347,6 +351,7 @@ void register_train_command(CLI::App& app) {
                   "cuda, for data loading and evaluation)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  add_train_log_likelihood_options(cmd, a->log_likelihood);
   cmd->add_flag("--resume", a->resume,
                 "Continue the run in --out from its checkpoint (model, data, seed and batch come from run.json)");
   cmd->callback([a, cmd] {
