@@ -1,5 +1,5 @@
 // Annealed importance sampling (AIS; Neal 2001, Salakhutdinov & Murray 2008) of the log partition
-// function of one RBM layer, and the test log-likelihood it gives (docs/math.md section 10).
+// function of one RBM layer, and the test log-likelihood it gives (docs/math.md section 11).
 //
 // Start model A: visible biases a_A (one per visible element, fitted to the data's mean: the base
 // rate), zero weights, zero hidden biases; log Z_A = sum_i Phi_v(a_A_i) + n_h Phi_h(0).

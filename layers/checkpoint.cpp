@@ -8,6 +8,7 @@ namespace {
 
 constexpr const char* kFormat = "mrbm-checkpoint-1";
 constexpr const char* kAdamPrefix = "adam.";
+constexpr const char* kChainsPrefix = "chains.layers.";  // persistent chains, one per layer
 
 int64_t parse_count(const std::map<std::string, std::string>& meta, const std::string& key,
                     const std::string& path) {
@@ -58,6 +59,9 @@ void save_checkpoint(const std::string& path, const Dbn& dbn, const autodiff::Ad
                      const CheckpointInfo& info) {
   TensorFile file;
   for (const autodiff::Variable& p : dbn.parameters()) file.tensors[p.name()] = p.value();
+  for (size_t l = 0; l < dbn.chains().size(); ++l) {
+    file.tensors[kChainsPrefix + std::to_string(l)] = dbn.chains()[l];
+  }
   if (adam) {
     for (const auto& [name, tensor] : adam->state()) file.tensors[kAdamPrefix + name] = tensor;
   }
@@ -106,6 +110,15 @@ CheckpointInfo load_checkpoint(const std::string& path, Dbn& dbn, autodiff::Adam
     } catch (const Error& e) {
       MRBM_THROW(IoError, path << ": optimizer state does not fit: " << e.what());
     }
+  }
+  std::vector<Tensor> chains;
+  for (size_t l = 0; file.tensors.count(kChainsPrefix + std::to_string(l)); ++l) {
+    chains.push_back(file.tensors.at(kChainsPrefix + std::to_string(l)));
+  }
+  try {
+    dbn.set_chains(std::move(chains));  // checks every shape before it changes anything
+  } catch (const Error& e) {
+    MRBM_THROW(IoError, path << ": " << e.what());
   }
   for (const autodiff::Variable& p : dbn.parameters()) {
     Tensor target = p.value();  // shares the parameter's storage

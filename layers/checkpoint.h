@@ -2,7 +2,8 @@
 // by Python's safetensors.
 //
 // Tensors: every parameter under its name ("layers.0.W", "layers.0.a", "layers.0.b", ...) and,
-// when an optimizer is saved, its state under "adam." ("adam.step", "adam.layers.0.W.m", ...).
+// when an optimizer is saved, its state under "adam." ("adam.step", "adam.layers.0.W.m", ...), and
+// a persistent-chain model's chains under "chains.layers.<l>" ([M, visible...] per layer).
 // Metadata (strings): "format" = "mrbm-checkpoint-1", "model_spec" (the JSON spec), "epoch",
 // "step" (optimizer steps done), "seed" (the run's seed: with the step it fixes every random
 // stream, so a resumed run draws the same samples), "mrbm_version", plus free-form entries of the

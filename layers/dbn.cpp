@@ -95,13 +95,25 @@ Tensor Dbn::to_pixels(const Tensor& v) const {
 DbnLoss Dbn::loss(Tape& tape, const Tensor& input, uint64_t seed, uint64_t step) const {
   DbnLoss out;
   Variable v(input);
+  const NegativePhase& negative = spec_.negative;
+  const int64_t chain_count = negative.chains > 0 ? negative.chains : input.size(0);
   for (size_t l = 0; l < layers_.size(); ++l) {
     const RbmLayer& layer = *layers_[l];
     if (layer.visible_shape().size() == 1 && v.value().dim() != 2) {
       v = autodiff::reshape(tape, v, {v.value().size(0), -1});  // flatten before dense layers
     }
     const auto offset = static_cast<uint32_t>(step * 64 + l);
-    ContrastiveStep s = layer.contrastive_step(tape, v, seed, offset);
+    Tensor start;
+    NegativeChain chain{nullptr, negative.steps};
+    if (negative.start == ChainStart::kNoise ||
+        (negative.start == ChainStart::kPersistent && chains_.empty())) {
+      start = visible_noise(l, chain_count, gibbs_step_seed(seed, kNoiseStep), offset);
+      chain.start = &start;
+    } else if (negative.start == ChainStart::kPersistent) {
+      chain.start = &chains_[l];
+    }
+    ContrastiveStep s = layer.contrastive_step(tape, v, seed, offset, chain);
+    if (negative.start == ChainStart::kPersistent) out.chain_ends.push_back(s.chain_end);
     out.layers.push_back(s.loss);
     out.total = l == 0 ? s.loss : autodiff::add(tape, out.total, s.loss);
     if (l == 0) {
@@ -180,18 +192,19 @@ Tensor Dbn::generate(int64_t count, int64_t gibbs_steps, uint64_t seed, const Te
     for (size_t l = 0; l < top; ++l) v = up(tape, v, l);
     if (top_layer.visible_shape().size() == 1 && v.dim() != 2) v = v.reshape({count, -1});
   } else {
-    // Uniform noise over the top layer's visible range.
-    Shape shape = top_layer.visible_shape();
-    shape.insert(shape.begin(), count);
-    const int64_t n = shape_numel(shape);
-    const double range = top_layer.visible_unit().max_value();
-    std::vector<float> noise(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) {
-      kernels::PhiloxStream rng(seed, static_cast<uint64_t>(i), 0xFFFFFFFEu);
-      noise[static_cast<size_t>(i)] = static_cast<float>(range * rng.uniform());
-    }
-    v = Tensor::from_vector(noise, shape).to(device_, stream());
+    v = visible_noise(top, count, seed, 0xFFFFFFFEu);
   }
+  return generate_from_top(v, gibbs_steps, seed);
+}
+
+Tensor Dbn::generate_from_top(const Tensor& top_start, int64_t gibbs_steps, uint64_t seed) const {
+  MRBM_CHECK(gibbs_steps >= 0, "generate: gibbs_steps >= 0");
+  NoGradGuard no_grad;
+  Tape tape = make_tape();
+  const size_t top = layers_.size() - 1;
+  const RbmLayer& top_layer = *layers_[top];
+  const int64_t count = top_start.size(0);
+  Tensor v = top_start;
   for (int64_t s = 0; s < gibbs_steps; ++s) {
     const Tensor h = top_layer.hidden_sample(tape, v, spec_.sampler, seed, static_cast<uint32_t>(s));
     v = top_layer.visible_mean(tape, h);
@@ -200,6 +213,45 @@ Tensor Dbn::generate(int64_t count, int64_t gibbs_steps, uint64_t seed, const Te
   for (size_t l = top; l-- > 0;) v = down(tape, v, l);
   if (v.dim() == 2) v = v.reshape({count, spec_.channels, spec_.height, spec_.width});
   return v;
+}
+
+Tensor Dbn::visible_noise(size_t l, int64_t count, uint64_t seed, uint32_t offset) const {
+  MRBM_CHECK(l < layers_.size(), "visible_noise: layer " << l << " of " << layers_.size());
+  // Uniform noise over the input unit's range, image-shaped...
+  const Shape shape{count, spec_.channels, spec_.height, spec_.width};
+  const int64_t n = shape_numel(shape);
+  const double range = spec_.input_unit.max_value();
+  std::vector<float> noise(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    kernels::PhiloxStream rng(seed, static_cast<uint64_t>(i), offset);
+    noise[static_cast<size_t>(i)] = static_cast<float>(range * rng.uniform());
+  }
+  Tensor v = Tensor::from_vector(noise, shape).to(device_, stream());
+  // ...then up through the layers below by hidden means: layer l's chains start where the layers
+  // below put noise, the range of states they produce (uniform noise in a hidden layer's own
+  // range lies far from all of them, and the top-down pass maps it to black images).
+  NoGradGuard no_grad;
+  Tape tape = make_tape();
+  for (size_t i = 0; i < l; ++i) v = up(tape, v, i);
+  const RbmLayer& layer = *layers_[l];
+  Shape want = layer.visible_shape();
+  want.insert(want.begin(), count);
+  return v.shape() == want ? v : v.reshape(want);
+}
+
+void Dbn::set_chains(std::vector<Tensor> chains) {
+  MRBM_CHECK(chains.empty() || chains.size() == layers_.size(),
+             "persistent chains: " << chains.size() << " tensors for " << layers_.size() << " layers");
+  for (size_t l = 0; l < chains.size(); ++l) {
+    Shape want = layers_[l]->visible_shape();
+    want.insert(want.begin(), chains[l].dim() > 0 ? chains[l].size(0) : 0);
+    MRBM_CHECK(chains[l].shape() == want && chains[l].dtype() == DType::kFloat32 &&
+                   chains[l].size(0) == chains[0].size(0),
+               "persistent chains of layer " << l << ": " << chains[l].describe() << ", expected "
+                                             << shape_to_string(want) << " float32");
+    if (chains[l].device() != device_) chains[l] = chains[l].to(device_, stream());
+  }
+  chains_ = std::move(chains);
 }
 
 }  // namespace mrbm::layers

@@ -7,10 +7,16 @@
 // detaches them (simultaneous greedy training).
 //
 // Sampling streams: layer l of training step t draws from (seed, offset = t * 64 + l), so each
-// layer of each step gets its own counter range and a resumed run repeats the same samples.
+// layer of each step gets its own counter range and a resumed run repeats the same samples; Gibbs
+// step k of a chain uses gibbs_step_seed(seed, k) (layers/rbm_layer.h), its noise start
+// gibbs_step_seed(seed, kNoiseStep).
+//
+// Negative phases (spec.negative, layers/model_spec.h): the chains of persistent models are the
+// Dbn's state (chains(), one [M, visible...] tensor per layer, started from noise on the first
+// step); a Trainer commits DbnLoss::chain_ends after each step and checkpoints carry them.
 //
 // Generation: Gibbs sampling in the top RBM (hidden sample, then the visible mean) for S steps,
-// from uniform noise or from the up pass of given images, then the top-down pass of means
+// from the up pass of uniform noise images or of given images, then the top-down pass of means
 // v^(l) = f_v(a^(l) + h W^(l)T) (conv_transpose for conv layers) down to the image.
 #pragma once
 
@@ -28,6 +34,7 @@ struct DbnLoss {
   std::vector<autodiff::Variable> layers;  // each layer's loss
   Tensor reconstruction;                   // layer 0's v' (input range 0..N), [B, C, H, W]
   Tensor free_energy;                      // layer 0's F(v) per sample
+  std::vector<Tensor> chain_ends;          // persistent chains: each layer's chains after the step
 };
 
 class Dbn {
@@ -63,8 +70,22 @@ class Dbn {
   Tensor features(const Tensor& input, size_t layer) const;
   // Layer 0's free energy per sample (float64 [B]).
   Tensor free_energy(const Tensor& input) const;
-  // `count` images (input range) by Gibbs sampling in the top RBM, from noise or from `start`.
+  // `count` images (input range) by Gibbs sampling in the top RBM, from noise or from `start`
+  // (images, whose up pass starts the chains).
   Tensor generate(int64_t count, int64_t gibbs_steps, uint64_t seed, const Tensor* start) const;
+  // The same from the top RBM's visible states `top_start` [count, visible...] (e.g. the top
+  // layer's persistent chains).
+  Tensor generate_from_top(const Tensor& top_start, int64_t gibbs_steps, uint64_t seed) const;
+
+  // Noise in layer l's visible space, [count, visible...] on this model's device: uniform noise
+  // images over the input unit's range, passed up through layers 0..l-1 by hidden means. A
+  // function of (seed, offset, element index) only.
+  Tensor visible_noise(size_t l, int64_t count, uint64_t seed, uint32_t offset) const;
+
+  // Persistent chains (empty unless set by training or a checkpoint).
+  const std::vector<Tensor>& chains() const { return chains_; }
+  // Checked against the layers' visible shapes (one tensor per layer, or none).
+  void set_chains(std::vector<Tensor> chains);
 
  private:
   Tensor up(autodiff::Tape& tape, const Tensor& v, size_t layer) const;    // hidden mean, reshaped
@@ -74,6 +95,10 @@ class Dbn {
   Device device_;
   CudaContext* cuda_;
   std::vector<std::unique_ptr<RbmLayer>> layers_;
+  std::vector<Tensor> chains_;
 };
+
+// The Gibbs step index whose seed (gibbs_step_seed) draws the noise start of a chain.
+constexpr int64_t kNoiseStep = int64_t{1} << 40;
 
 }  // namespace mrbm::layers

@@ -81,7 +81,8 @@ void check_geometry(const ModelSpec& s, const std::string& where) {
 
 ModelSpec model_spec_from_json(const json& j, const std::string& source) {
   const std::string where = source;
-  check_fields(j, where, {"name", "input", "layers", "sampler", "stop_gradient", "joint", "training"});
+  check_fields(j, where, {"name", "input", "layers", "sampler", "stop_gradient", "joint",
+                          "negative_phase", "training"});
   ModelSpec s;
   if (j.contains("name")) {
     MRBM_CHECK(j["name"].is_string(), where << ".name: must be a string");
@@ -133,6 +134,22 @@ ModelSpec model_spec_from_json(const json& j, const std::string& source) {
   }
   s.stop_gradient = get_bool(j, "stop_gradient", where, true);
   s.joint = get_bool(j, "joint", where, true);
+  if (j.contains("negative_phase")) {
+    const json& n = j["negative_phase"];
+    const std::string at = where + ".negative_phase";
+    check_fields(n, at, {"start", "steps", "chains"});
+    if (n.contains("start")) {
+      MRBM_CHECK(n["start"].is_string(), at << ".start: must be a string (data, persistent, noise)");
+      try {
+        s.negative.start = parse_chain_start(n["start"].get<std::string>());
+      } catch (const InvalidArgument&) {
+        MRBM_THROW(InvalidArgument, at << ".start: unknown chain start '"
+                                       << n["start"].get<std::string>() << "' (data, persistent, noise)");
+      }
+    }
+    s.negative.steps = get_int(n, "steps", at, 1, 1, 100000);
+    s.negative.chains = get_int(n, "chains", at, 0, 0, 1 << 20);
+  }
   if (j.contains("training")) {
     const json& t = j["training"];
     check_fields(t, where + ".training", {"lr", "batch", "epochs"});
@@ -159,7 +176,7 @@ json model_spec_to_json(const ModelSpec& s) {
     if (l.init_std > 0) lj["init_std"] = l.init_std;
     layers.push_back(lj);
   }
-  return {{"name", s.name},
+  json out = {{"name", s.name},
           {"input",
            {{"channels", s.channels},
             {"height", s.height},
@@ -171,6 +188,29 @@ json model_spec_to_json(const ModelSpec& s) {
           {"joint", s.joint},
           {"training",
            {{"lr", s.training.lr}, {"batch", s.training.batch}, {"epochs", s.training.epochs}}}};
+  // Written only when it is not CD-1, so specs and checkpoints of CD-1 models stay as they were.
+  if (!(s.negative == NegativePhase{})) {
+    out["negative_phase"] = {{"start", chain_start_name(s.negative.start)},
+                             {"steps", s.negative.steps},
+                             {"chains", s.negative.chains}};
+  }
+  return out;
+}
+
+const char* chain_start_name(ChainStart start) {
+  switch (start) {
+    case ChainStart::kData: return "data";
+    case ChainStart::kPersistent: return "persistent";
+    case ChainStart::kNoise: return "noise";
+  }
+  return "?";
+}
+
+ChainStart parse_chain_start(const std::string& name) {
+  for (ChainStart c : {ChainStart::kData, ChainStart::kPersistent, ChainStart::kNoise}) {
+    if (name == chain_start_name(c)) return c;
+  }
+  MRBM_THROW(InvalidArgument, "unknown chain start '" << name << "' (data, persistent, noise)");
 }
 
 namespace {

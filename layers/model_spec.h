@@ -40,6 +40,26 @@ struct TrainingDefaults {
   int64_t epochs = 5;
 };
 
+// The negative phase of every layer's loss (docs/math.md section 10). The loss stays
+// L = mean_n F(v_n) - mean_m F(sg(v'_m)); only where the chains that give v' start changes:
+//   data        CD-k: k Gibbs steps from the batch (k = 1 is the paper's CD-1, the default)
+//   persistent  PCD-k: k steps from where the chains stopped at the previous training step
+//               (started from uniform noise; their states travel in checkpoints)
+//   noise       short-run chains: k steps from fresh uniform noise at every step
+// A Gibbs step samples the hidden units (the spec's sampler), then takes the visible mean.
+enum class ChainStart : int32_t { kData = 0, kPersistent = 1, kNoise = 2 };
+const char* chain_start_name(ChainStart start);  // "data", "persistent", "noise"
+ChainStart parse_chain_start(const std::string& name);  // InvalidArgument when unknown
+
+struct NegativePhase {
+  ChainStart start = ChainStart::kData;
+  int64_t steps = 1;   // k >= 1
+  int64_t chains = 0;  // chains per layer for persistent and noise starts; 0: the batch size
+  bool operator==(const NegativePhase& o) const {
+    return start == o.start && steps == o.steps && chains == o.chains;
+  }
+};
+
 struct ModelSpec {
   std::string name;
   int64_t channels = 1, height = 28, width = 28;
@@ -48,6 +68,7 @@ struct ModelSpec {
   kernels::Sampler sampler = kernels::Sampler::kGaussian;
   bool stop_gradient = true;  // v' is a constant in each layer's loss
   bool joint = true;          // layer l+1's loss also trains layer l (false: detached layers)
+  NegativePhase negative;     // JSON "negative_phase": {"start", "steps", "chains"}
   TrainingDefaults training;
 };
 

@@ -1,5 +1,5 @@
 // The exact log partition function of one RBM layer, for models small enough to enumerate: the
-// oracle of the AIS tests (docs/math.md section 10).
+// oracle of the AIS tests (docs/math.md section 11).
 //
 // With base measures (layers/unit_states.h), Z = sum_{v,h} base(v) base(h) e^{a.v + b.h + v W h}.
 // Summing one side analytically through its units' log-partition functions Phi:

@@ -57,32 +57,54 @@ Variable RbmLayer::free_energy(Tape& tape, const Variable& v) const {
   return autodiff::scale(tape, autodiff::add(tape, visible_term(tape, v), phi), -1.0);
 }
 
+uint64_t gibbs_step_seed(uint64_t seed, int64_t t) {
+  if (t == 0) return seed;
+  // splitmix64's finalizer of (seed, t): distinct keys for distinct steps, far from seed + t.
+  uint64_t z = seed + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(t);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 ContrastiveStep RbmLayer::contrastive_step(Tape& tape, const Variable& v, uint64_t seed,
-                                           uint32_t offset) const {
-  // Positive phase and the hidden sample in one pass over x.
+                                           uint32_t offset, const NegativeChain& chain) const {
+  MRBM_CHECK(chain.steps >= 1, name_ << ": the negative chain needs at least one Gibbs step");
+  // Positive phase, and for CD the chain's first hidden sample, in one pass over x.
   const Variable x = hidden_pre(tape, v);
-  autodiff::SampleRequest request{options_.sampler, seed, offset};
-  const autodiff::MultinaryOutputs up = autodiff::multinary(tape, x, hidden_.spec(), true, true, request);
+  const bool from_data = chain.start == nullptr;
+  autodiff::SampleRequest request{from_data ? options_.sampler : kernels::Sampler::kNone, seed,
+                                  offset};
+  const autodiff::MultinaryOutputs up =
+      autodiff::multinary(tape, x, hidden_.spec(), true, true, request);
   const Variable free_energy_v =
       autodiff::scale(tape, autodiff::add(tape, visible_term(tape, v), up.row_phi), -1.0);
 
-  // Negative phase: the mean reconstruction v' = f_v(y(h)); a constant unless sg is switched off.
+  // Negative phase: k Gibbs steps (hidden sample, visible mean); v' = f_v(y(h_k)) is a constant
+  // unless sg is switched off (then only its last step carries the gradient).
+  Tensor h = from_data ? up.sample
+                       : hidden_sample(tape, *chain.start, options_.sampler, seed, offset);
+  for (int64_t t = 1; t < chain.steps; ++t) {
+    h = hidden_sample(tape, visible_mean(tape, h), options_.sampler, gibbs_step_seed(seed, t),
+                      offset);
+  }
   Variable v_neg;
-  const Variable h(up.sample);
   if (options_.stop_gradient) {
-    NoGradGuard no_grad;
-    v_neg = Variable(autodiff::multinary_mean(tape, visible_pre(tape, h), visible_.spec()).value());
+    v_neg = Variable(visible_mean(tape, h));
   } else {
-    v_neg = autodiff::multinary_mean(tape, visible_pre(tape, h), visible_.spec());
+    v_neg = autodiff::multinary_mean(tape, visible_pre(tape, Variable(h)), visible_.spec());
   }
   const Variable phi_neg = autodiff::multinary_row_phi(tape, hidden_pre(tape, v_neg), hidden_.spec());
   const Variable free_energy_neg =
       autodiff::scale(tape, autodiff::add(tape, visible_term(tape, v_neg), phi_neg), -1.0);
 
   ContrastiveStep step;
-  step.loss = autodiff::mean(tape, autodiff::sub(tape, free_energy_v, free_energy_neg));
+  // mean F(v) - mean F(v'): the batch and the chains may differ in number.
+  step.loss = from_data ? autodiff::mean(tape, autodiff::sub(tape, free_energy_v, free_energy_neg))
+                        : autodiff::sub(tape, autodiff::mean(tape, free_energy_v),
+                                        autodiff::mean(tape, free_energy_neg));
   step.hidden_mean = up.mean;
-  step.reconstruction = v_neg.value();
+  step.chain_end = v_neg.value();
+  step.reconstruction = from_data ? step.chain_end : visible_mean(tape, up.mean.value());
   step.free_energy = free_energy_v.value();
   return step;
 }

@@ -7,7 +7,9 @@
 //
 //   F(v) = -visible_term(v) - sum_j Phi(x_j)                              (float64 per sample)
 //   one Gibbs step: h ~ sampler(x) (no gradient), v' = f_v(y(h)) (the mean reconstruction)
-//   L = mean_n [ F(v_n) - F(sg(v'_n)) ]          (sg dropped when stop_gradient is false)
+//   L = mean_n F(v_n) - mean_m F(sg(v'_m))       (sg dropped when stop_gradient is false)
+// The negative chain runs k Gibbs steps from the batch (CD-k) or from a given start (persistent or
+// noise chains, m = 1..M with M independent of the batch size); see layers/model_spec.h.
 //
 // Parameters are float32 Variables on the layer's device: W, a (visible bias), b (hidden bias).
 // Activations are [B, ...] tensors whose first dimension is the sample.
@@ -32,9 +34,23 @@ struct LayerOptions {
 struct ContrastiveStep {
   autodiff::Variable loss;         // [] float64: mean over the batch of F(v) - F(v')
   autodiff::Variable hidden_mean;  // f(x): the next layer's input (carries gradient)
-  Tensor reconstruction;           // v' (no gradient), the input's shape
+  Tensor reconstruction;           // the input's shape, no gradient: v' for CD; for chains from a
+                                   // start, the mean-field reconstruction f_v(y(f_h(x)))
   Tensor free_energy;              // F(v) per sample, float64 [B]
+  Tensor chain_end;                // v' [M, ...]: where the negative chain stopped
 };
+
+// Where the negative chain of contrastive_step starts: the batch (start == nullptr) or the given
+// visible states [M, visible_shape...], and how many Gibbs steps it runs.
+struct NegativeChain {
+  const Tensor* start = nullptr;
+  int64_t steps = 1;
+};
+
+// The seed of Gibbs step t >= 1 of a chain whose first step draws from `seed`: every step of a
+// chain gets its own Philox key, so chains of any length never reuse a draw. Step 0 keeps `seed`
+// (CD-1 draws exactly what it always drew).
+uint64_t gibbs_step_seed(uint64_t seed, int64_t t);
 
 class RbmLayer {
  public:
@@ -69,9 +85,11 @@ class RbmLayer {
 
   // F(v) per sample (float64 [B]).
   autodiff::Variable free_energy(autodiff::Tape& tape, const autodiff::Variable& v) const;
-  // The contrastive loss of one Gibbs step from v; samples drawn from (seed, offset).
+  // The contrastive loss of v against the end of the negative chain; samples drawn from
+  // (gibbs_step_seed(seed, t), offset) for step t.
   ContrastiveStep contrastive_step(autodiff::Tape& tape, const autodiff::Variable& v,
-                                   uint64_t seed, uint32_t offset) const;
+                                   uint64_t seed, uint32_t offset,
+                                   const NegativeChain& chain = {}) const;
   // No-gradient helpers for sampling and evaluation.
   Tensor hidden_mean(autodiff::Tape& tape, const Tensor& v) const;
   Tensor hidden_sample(autodiff::Tape& tape, const Tensor& v, kernels::Sampler sampler,

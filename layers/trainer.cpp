@@ -32,6 +32,7 @@ StepMetrics Trainer::step(const Tensor& images) {
                                    255.0 / dbn_.spec().input_unit.max_value(), dbn_.cuda());
   tape.backward(loss.total);
   adam_.step();
+  if (!loss.chain_ends.empty()) dbn_.set_chains(std::move(loss.chain_ends));
   return m;
 }
 

@@ -1,5 +1,5 @@
 // UnitStates: the values one unit can take and its base measure, for the log-likelihood code
-// (layers/partition_exact.h, layers/ais.h; docs/math.md section 10).
+// (layers/partition_exact.h, layers/ais.h; docs/math.md section 11).
 //
 // Every mrbm unit is an exponential family in its pre-activation x:
 //   p(h | x) = base(h) e^{x h} / e^{Phi(x)},   Phi(x) = log sum_h base(h) e^{x h},

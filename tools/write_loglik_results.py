@@ -56,7 +56,7 @@ def section(out):
         f"Adam (lr {b0['lr']:g}, batch {b0['batch']}) for **{b0['epochs']} epochs** on {images} training images "
         "seen as probabilities (grey levels in [0, 1]), seed 1. Then `mrbm evaluate --log-likelihood`: log Z by AIS "
         f"({e0['ais']['chains']} chains, {e0['ais']['temperatures']} temperatures in three linear pieces, start model "
-        f"fitted to the mean of {e0['base_rate_images']} training images, docs/math.md section 10) and the mean of "
+        f"fitted to the mean of {e0['base_rate_images']} training images, docs/math.md section 11) and the mean of "
         f"log p(v) over {e0['test_images']} stochastically binarized test images (seed {e0['binarize_seed']}), in nats "
         "per image (higher is better).",
         "",

@@ -1,5 +1,5 @@
 // `mrbm evaluate --log-likelihood`: the test log-likelihood of a model's first RBM (docs/cli.md,
-// docs/math.md section 10). log Z of layer 0 by annealed importance sampling from a base-rate start
+// docs/math.md section 11). log Z of layer 0 by annealed importance sampling from a base-rate start
 // model fitted to the training split, then log p(v) = log base(v) - F(v) - log Z per test image,
 // averaged. Binary visible units see stochastically binarized images (each grey level in [0, 1] is
 // the probability of a 1, drawn from --binarize-seed), the setting of the RBM literature; other
