@@ -29,10 +29,12 @@ def unit_text(u):
 
 
 def section(out):
-    rows, budgets, evals = [], [], []
+    rows, budgets, evals, warnings = [], [], [], []
     for name, label in RUNS:
         e = load(os.path.join(out, name, "evaluate.json"))
         b = load(os.path.join(out, name, "budget.json"))
+        epochs = [json.loads(l) for l in open(os.path.join(out, name, "metrics.jsonl")) if '"epoch"' in l]
+        last = [m for m in epochs if m.get("type") == "epoch"][-1]
         evals.append(e)
         budgets.append(b)
         exact = e["exact_log_z"]
@@ -41,7 +43,12 @@ def section(out):
             f"**{e['mean_log_likelihood']:.2f}** +- {e['log_likelihood_std_error']:.2f} | "
             f"{e['log_z']:.2f} +- {e['log_z_std_error']:.2f} | {e['ais']['effective_chains']:.1f} of {e['ais']['chains']} | "
             f"{'—' if exact is None else format(exact['log_z'], '.2f')} | "
+            f"{last['train_loss']:.4g} | {math.sqrt(last['eval_recon_mse']):.1f} | "
             f"{b['train_seconds']:.0f} s | {e['ais']['seconds']:.0f} s |")
+        if e["ais"]["effective_chains"] < 10:
+            warnings.append(f"**{label}: unreliable estimate.** {e['ais']['effective_chains']:.1f} effective chains of "
+                            f"{e['ais']['chains']}: a few AIS weights dominate, so log Z is most likely higher than "
+                            "estimated (AIS is a stochastic lower bound on log Z) and the log-likelihood lower.")
     b0, e0 = budgets[0], evals[0]
     images = "all 60000" if b0["limit"] == -1 else f"the first {b0['limit']}"
     lines = [
@@ -60,15 +67,19 @@ def section(out):
         f"log p(v) over {e0['test_images']} stochastically binarized test images (seed {e0['binarize_seed']}), in nats "
         "per image (higher is better).",
         "",
-        "| model | mean test log p(v) | log Z (AIS, +- se) | effective chains | exact log Z | training | AIS |",
-        "|---|---|---|---|---|---|---|",
+        "| model | mean test log p(v) | log Z (AIS, +- se) | effective chains | exact log Z | last epoch's CD loss | reconstruction rmse (pixels) | training | AIS |",
+        "|---|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         "The +- after the log-likelihood is the standard error over test images; the error of log Z shifts every "
         "image alike and adds to it. A small number of effective chains ((sum w)^2 / sum w^2) means the AIS estimate "
         "(and its se) is unreliable, usually too low, which makes the log-likelihood too high. "
-        f"Machine: {b0['machine']}; device {e0['device']}.",
+        f"Machine: {b0['machine']}; device {e0['device']}. The CD loss is the mean of F(v) - F(v') over the last "
+        "epoch (negative when the data have lower free energy than their reconstructions); the reconstruction rmse "
+        "is that of the 64 evaluation images after the last epoch (metrics.jsonl).",
     ]
+    for w in warnings:
+        lines += ["", w]
     diff = evals[1]["mean_log_likelihood"] - evals[0]["mean_log_likelihood"]
     se = math.hypot(evals[0]["log_z_std_error"], evals[1]["log_z_std_error"])
     lines += ["", f"**Multinary minus binary:** {diff:+.2f} nats per image (the two log Z errors combined: "
