@@ -296,7 +296,7 @@ TEST_CASE("AIS is within 3 standard errors of the exact log Z: trained layers", 
   }
 }
 
-TEST_CASE("AIS: the error shrinks with more chains and temperatures; the same seed, the same estimate", "[layers][ais]") {
+TEST_CASE("AIS: the error shrinks with more chains and temperatures, and the same seed gives the same estimate", "[layers][ais]") {
   const Tensor data = pattern_data(4, 256, 91, {16});
   Rbm rbm("trained", 16, 8, unit(UnitKind::kBinary), unit(UnitKind::kBinary), exact_options(), 0.1, 92,
           Device::cpu(), nullptr);
