@@ -515,6 +515,12 @@ def main():
             w("")
 
     text = "\n".join(L).rstrip() + "\n"
+    # Keep the log-likelihood section (tools/write_loglik_results.py owns it) across rewrites.
+    if os.path.exists(a.results):
+        old = open(a.results).read()
+        begin, end = "<!-- loglik:begin -->", "<!-- loglik:end -->"
+        if begin in old and end in old:
+            text += "\n" + begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
     tmp = a.results + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)

@@ -23,6 +23,7 @@ void register_train_command(CLI::App& app);
 void register_sample_command(CLI::App& app);
 void register_reconstruct_command(CLI::App& app);
 void register_presets_command(CLI::App& app);
+void register_evaluate_command(CLI::App& app);
 
 // Thrown after Ctrl-C or SIGTERM once the work is saved: main exits with `exit_code`, the shell's
 // code for the signal (130 for SIGINT, 143 for SIGTERM).

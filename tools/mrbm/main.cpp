@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
   mrbm::tools::register_train_command(app);
   mrbm::tools::register_sample_command(app);
   mrbm::tools::register_reconstruct_command(app);
+  mrbm::tools::register_evaluate_command(app);
   if (const int code = handle_command_word(app, argc, argv); code >= 0) return code;
   try {
     app.parse(argc, argv);

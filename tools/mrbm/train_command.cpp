@@ -33,6 +33,7 @@
 #include "tools/mrbm/option_checks.h"
 #include "tools/mrbm/progress.h"
 #include "tools/mrbm/run_folder.h"
+#include "tools/mrbm/train_log_likelihood.h"
 
 namespace mrbm::tools {
 namespace {
@@ -63,6 +64,7 @@ struct TrainArgs {
   bool model_given = false, data_given = false, out_given = false, epochs_given = false,
        batch_given = false, lr_given = false, seed_given = false, limit_given = false,
        log_every_given = false, sample_count_given = false, gibbs_steps_given = false;
+  TrainLogLikelihood log_likelihood;  // --log-likelihood-every (off by default)
 };
 
 std::string fmt(const char* f, double v) {
@@ -245,6 +247,7 @@ void run_train(TrainArgs a) {
   check_memory_fits(spec, std::min(a.batch, train.count), /*training=*/true, device);
   std::unique_ptr<CudaContext> cuda = make_context(device);
   layers::Dbn dbn(spec, device, cuda.get(), a.seed);
+  check_train_log_likelihood(dbn, a.log_likelihood);
   layers::TrainOptions topts;
   topts.lr = a.lr;
   topts.seed = a.seed;
@@ -436,6 +439,12 @@ void run_train(TrainArgs a) {
                      {"images_per_s", images_per_s},
                      {"lr", a.lr},
                      {"time_s", seconds}});
+      const std::string ll_line = train_log_likelihood_line(dbn, a.log_likelihood, epoch + 1,
+                                                            trainer.steps(), train, eval, a.seed);
+      if (!ll_line.empty()) {
+        metrics << ll_line;
+        if (!metrics.flush()) MRBM_THROW(IoError, folder.metrics().string() << ": write failed (disk full?)");
+      }
       save(epoch + 1, seconds);
       saved_step = trainer.steps();
       for (const char* name : kGridNames) fs::rename(pending_grid(out, name), out / name);
@@ -520,6 +529,7 @@ void register_train_command(CLI::App& app) {
                   "cuda, for data loading and evaluation)")
       ->capture_default_str()
       ->check(integer_in(0, 4096));
+  add_train_log_likelihood_options(cmd, a->log_likelihood);
   cmd->add_flag("--resume", a->resume,
                 "Continue the run in --out from its checkpoint (model, data, seed, batch, limit and "
                 "epochs come from run.json; --epochs and --lr may change)");
