@@ -137,10 +137,10 @@ void print_info(const nlohmann::json& j) {
     const std::string v = j[key].get<std::string>();
     return v.empty() ? std::string("none") : v;
   };
-  std::printf("libraries:   cuBLAS %s, cuDNN %s, OpenBLAS %s, oneDNN %s, zlib %s, liblinear %s\n",
+  // oneDNN's version is on the "cpu gemm" line, with the kernels it chose.
+  std::printf("libraries:   cuBLAS %s, cuDNN %s, OpenBLAS %s, zlib %s, liblinear %s\n",
               j["cublas"].get<std::string>().c_str(), j["cudnn"].get<std::string>().c_str(),
-              or_none("openblas").c_str(), b["onednn"].get<bool>() ? "yes" : "no",
-              or_none("zlib").c_str(), or_none("liblinear").c_str());
+              or_none("openblas").c_str(), or_none("zlib").c_str(), or_none("liblinear").c_str());
   const auto& g = j["cpu_gemm"];
   std::printf("cpu gemm:    float32 %s; float64 %s (cpu: %s)\n",
               g["float32"].get<std::string>().c_str(), g["float64"].get<std::string>().c_str(),
