@@ -22,6 +22,7 @@
 #include "state.h"
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define CUDA_SIM_ASAN 1
 #else
@@ -30,10 +31,10 @@
 
 namespace cuda_sim::detail {
 
-thread_local uint3 t_thread_idx{0, 0, 0};
-thread_local uint3 t_block_idx{0, 0, 0};
-thread_local dim3 t_block_dim{1, 1, 1};
-thread_local dim3 t_grid_dim{1, 1, 1};
+uint3 t_thread_idx{0, 0, 0};
+uint3 t_block_idx{0, 0, 0};
+dim3 t_block_dim{1, 1, 1};
+dim3 t_grid_dim{1, 1, 1};
 
 namespace {
 
@@ -59,6 +60,7 @@ struct SimThread {
 
 struct WarpSlots {
   uint64_t value[2][32];
+  uint64_t released_gen[32];  // per lane: the exchange its last release was for
 };
 
 struct BlockRun {
@@ -110,16 +112,18 @@ void yield_to_runner() {
 #endif
 }
 
-// A misuse found inside a thread (a bad shuffle mask): the block stops here.
-[[noreturn]] void fail_in_thread(const std::string& what) {
+// A misuse found inside a thread (a bad shuffle mask): the block stops here. The message moves
+// into the run, so that the abandoned stack holds no heap memory (LeakSanitizer would see it).
+[[noreturn]] void fail_in_thread(std::string&& what) {
   BlockRun& run = *t_run;
-  run.error = what;
+  run.error = std::move(what);
   run.current->state = State::kExited;
   yield_to_runner();
   std::abort();  // never resumed
 }
 
-void thread_entry() {
+// Not instrumented: its frame never returns, so its red zones would stay on the reused stack.
+__attribute__((no_sanitize("address"))) void thread_entry() {
   BlockRun& run = *t_run;
 #if CUDA_SIM_ASAN
   __sanitizer_finish_switch_fiber(nullptr, &run.scheduler_stack, &run.scheduler_stack_size);
@@ -172,8 +176,15 @@ bool release_warps(BlockRun& run) {
       complete = other.state == State::kWarp && other.mask == first.mask;
     }
     if (!complete) continue;
-    for (int lane = 0; lane < 32; ++lane)
-      if (first.mask >> lane & 1u) run.threads[warp_base + lane].state = State::kRunnable;
+    WarpSlots& slots = run.warps[static_cast<size_t>(first.linear / 32)];
+    for (int lane = 0; lane < 32; ++lane) {
+      if (!(first.mask >> lane & 1u)) continue;
+      SimThread& t = run.threads[warp_base + lane];
+      // Which buffer holds this exchange's value: the lane may run ahead into its next shuffle
+      // (the other buffer) before a slower reader of the same group has read it.
+      slots.released_gen[lane] = t.slot_gen;
+      t.state = State::kRunnable;
+    }
     progress = true;
   }
   return progress;
@@ -211,29 +222,43 @@ void syncthreads(const char* file, int line) {
   yield_to_runner();
 }
 
+// What is wrong with a shuffle call, "" when nothing. A separate function, so that no string
+// buffer is left on a thread's stack when fail_in_thread abandons it.
+__attribute__((noinline)) std::string shuffle_problem(const SimThread& self, int count,
+                                                      unsigned mask, int width, int source,
+                                                      const char* file, int line) {
+  const int warp = self.linear / 32, lane = self.linear % 32;
+  const int lanes = std::min(32, count - warp * 32);
+  const unsigned existing = lanes == 32 ? 0xffffffffu : ((1u << lanes) - 1u);
+  std::ostringstream os;
+  os << "__shfl_down_sync at " << where(file, line) << " in thread " << self.linear << " of "
+     << block_name() << ": " << std::hex;
+  if (source >= 0) {
+    if (mask >> source & 1u) return "";
+    os << std::dec << "lane " << lane << " reads lane " << source
+       << ", which is not in the mask 0x" << std::hex << mask
+       << " (its value is undefined on a GPU)";
+  } else if (mask & ~existing) {
+    os << "mask 0x" << mask << std::dec << " names lanes that do not exist (warp " << warp
+       << " has " << lanes << " threads: blockDim is not a multiple of 32)";
+  } else if (!(mask >> lane & 1u)) {
+    os << "mask 0x" << mask << std::dec << " does not include the calling lane " << lane;
+  } else if (width < 1 || width > 32 || (width & (width - 1)) != 0) {
+    os << std::dec << "width " << width << " is not a power of two <= 32";
+  } else {
+    return "";
+  }
+  return os.str();
+}
+
 uint64_t shfl_down(unsigned mask, uint64_t bits, unsigned delta, int width, const char* file,
                    int line) {
   BlockRun& run = *t_run;
   SimThread& self = *run.current;
   const int warp = self.linear / 32, lane = self.linear % 32;
-  const int lanes = std::min(32, run.count - warp * 32);
-  const unsigned existing = lanes == 32 ? 0xffffffffu : ((1u << lanes) - 1u);
-  std::ostringstream os;
-  os << "__shfl_down_sync at " << where(file, line) << " in thread " << self.linear << " of "
-     << block_name() << ": ";
-  if (mask & ~existing) {
-    os << "mask 0x" << std::hex << mask << std::dec << " names lanes that do not exist (warp "
-       << warp << " has " << lanes << " threads: blockDim is not a multiple of 32)";
-    fail_in_thread(os.str());
-  }
-  if (!(mask >> lane & 1u)) {
-    os << "mask 0x" << std::hex << mask << std::dec << " does not include the calling lane "
-       << lane;
-    fail_in_thread(os.str());
-  }
-  if (width < 1 || width > 32 || (width & (width - 1)) != 0) {
-    os << "width " << width << " is not a power of two <= 32";
-    fail_in_thread(os.str());
+  {
+    std::string problem = shuffle_problem(self, run.count, mask, width, -1, file, line);
+    if (!problem.empty()) fail_in_thread(std::move(problem));
   }
   self.slot_gen = self.shuffles++;
   run.warps[warp].value[self.slot_gen & 1][lane] = bits;
@@ -246,13 +271,12 @@ uint64_t shfl_down(unsigned mask, uint64_t bits, unsigned delta, int width, cons
   const int segment = lane & ~(width - 1);
   const int source = lane + static_cast<int>(delta);
   if (delta >= 32u || source >= segment + width) return bits;  // out of the segment: own value
-  if (!(mask >> source & 1u)) {
-    os << "lane " << lane << " reads lane " << source << ", which is not in the mask 0x"
-       << std::hex << mask << " (its value is undefined on a GPU)";
-    fail_in_thread(os.str());
+  {
+    std::string problem = shuffle_problem(self, run.count, mask, width, source, file, line);
+    if (!problem.empty()) fail_in_thread(std::move(problem));
   }
-  const SimThread& src = run.threads[warp * 32 + source];
-  return run.warps[warp].value[src.slot_gen & 1][source];
+  const WarpSlots& slots = run.warps[warp];
+  return slots.value[slots.released_gen[source] & 1][source];
 }
 
 std::string run_grid(dim3 grid, dim3 block, const std::function<void()>& thread_body,
@@ -341,6 +365,10 @@ std::string run_grid(dim3 grid, dim3 block, const std::function<void()>& thread_
     }
     if (!run.error.empty()) {
       error = run.error;
+#if CUDA_SIM_ASAN
+      // The abandoned threads' frames never returned: clear their red zones for the next grid.
+      for (int i = 0; i < count; ++i) __asan_unpoison_memory_region(run.threads[i].stack, kStackBytes);
+#endif
       break;
     }
   }

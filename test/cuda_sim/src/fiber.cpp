@@ -4,6 +4,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 #if defined(__x86_64__)
 
 // cuda_sim_fiber_switch(void** save_sp, void* new_sp): pushes the System V callee-saved registers
@@ -45,12 +49,16 @@ extern "C" void cuda_sim_fiber_switch(void** save_sp, void* new_sp);
 namespace cuda_sim::detail {
 
 void fiber_prepare(FiberContext& fiber, void* stack, size_t bytes, void (*entry)()) {
-  // From the top: a zero (a fake return address for `entry`), entry's address (where the first
-  // switch returns to, 16-byte aligned so that entry starts as if called), six registers, and
-  // the default control words (MXCSR 0x1f80, x87 0x037f).
+  // From the 16-byte aligned top: a zero (a fake return address for `entry`), entry's address
+  // (where the first switch returns to; at a 16-byte boundary, so that entry starts with
+  // rsp = 8 mod 16, as if called), six registers, and the default control words (MXCSR 0x1f80,
+  // x87 0x037f).
   auto top = (reinterpret_cast<uintptr_t>(stack) + bytes) & ~uintptr_t{15};
+#if defined(__SANITIZE_ADDRESS__)
+  // A reused stack may still carry red zones of frames that never returned (the previous entry's).
+  __asan_unpoison_memory_region(reinterpret_cast<void*>(top - 8192), 8192);
+#endif
   auto* slot = reinterpret_cast<uint64_t*>(top);
-  *--slot = 0;
   *--slot = 0;
   *--slot = reinterpret_cast<uint64_t>(entry);
   for (int i = 0; i < 6; ++i) *--slot = 0;

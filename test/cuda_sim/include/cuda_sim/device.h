@@ -27,11 +27,14 @@
 #define __shared__ static
 
 namespace cuda_sim::detail {
-// Where threadIdx & co live: set by the block runner before it resumes a simulated thread.
-extern thread_local uint3 t_thread_idx;
-extern thread_local uint3 t_block_idx;
-extern thread_local dim3 t_block_dim;
-extern thread_local dim3 t_grid_dim;
+// Where threadIdx & co live: set by the block runner before it resumes a simulated thread. Plain
+// globals, not thread_local: one block runs at a time in the whole process (under the simulator's
+// lock), and GCC 12's UndefinedBehaviorSanitizer miscompiles the null check of an extern
+// thread_local's address (a branch on stale flags: "member access within null pointer").
+extern uint3 t_thread_idx;
+extern uint3 t_block_idx;
+extern dim3 t_block_dim;
+extern dim3 t_grid_dim;
 
 void syncthreads(const char* file, int line);
 // Warp exchange of 8 bytes: returns what lane `source_lane(lane)` gave at the same call.
