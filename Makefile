@@ -1,6 +1,9 @@
 # The two commands a user types: `make test` and `make demo` (README.md).
 # Both install what is missing (Debian), configure, build and run.
 BUILD_DIR ?= build
+# The CUDA simulator build (docs/building.md "The CUDA simulator"): the [cuda] tests on the CPU.
+SIM_BUILD_DIR ?= build-sim
+SIM_TARGETS := mrbm_tests cuda_sim_tests mrbm_embed_foreign_cuda
 JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 
@@ -10,7 +13,7 @@ ifneq ($(NVCC),)
 export PATH := $(dir $(NVCC)):$(PATH)
 endif
 
-.PHONY: all deps configure build test demo reproduce-fashion bench check-p40 gpu-check clean
+.PHONY: all deps configure build test sim-configure sim-test demo reproduce-fashion bench check-p40 gpu-check clean
 
 all: build
 
@@ -27,6 +30,20 @@ build: configure
 
 test: build
 	@cd $(BUILD_DIR) && ctest --no-tests=error --output-on-failure -j $(JOBS)
+# Issue 12 wants `test` to run sim-test too; it is not wired in yet: the simulated [cuda] suite has
+# not had a complete green run within the 15-minute budget (docs/building.md, "How long").
+
+# Builds mrbm against test/cuda_sim (g++, AddressSanitizer + UndefinedBehaviorSanitizer) and runs
+# every test labelled cuda-sim: the [cuda] tests, the embedding example and the simulator's own.
+sim-configure: deps
+	@cmake -S . -B $(SIM_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DMRBM_CUDA_SIMULATOR=ON \
+	  -DCMAKE_CXX_COMPILER=g++ >/dev/null || \
+	  cmake -S . -B $(SIM_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DMRBM_CUDA_SIMULATOR=ON \
+	  -DCMAKE_CXX_COMPILER=g++
+
+sim-test: sim-configure
+	@cmake --build $(SIM_BUILD_DIR) -j $(JOBS) --target $(SIM_TARGETS)
+	@cd $(SIM_BUILD_DIR) && ctest -L cuda-sim --no-tests=error --output-on-failure -j $(JOBS)
 
 demo: build
 	@tools/demo.sh

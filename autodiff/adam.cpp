@@ -51,6 +51,7 @@ void Adam::step() {
     MRBM_KERNEL_CHECK(kernels::adam_step_cpu(tensors, hyper_, step_));
   } else {
 #if defined(MRBM_WITH_CUDA)
+    CudaDeviceGuard device_guard(cuda_->device_index());  // the stream's device must be current
     MRBM_LAUNCH_CHECK(kernels::adam_step_cuda(tensors, hyper_, step_, cuda_->stream()));
 #endif
   }

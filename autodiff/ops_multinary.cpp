@@ -85,6 +85,7 @@ void forward_float32(Tape& tape, const Tensor& x, const kernels::UnitSpec& unit,
     return;
   }
 #if defined(MRBM_WITH_CUDA)
+  CudaDeviceGuard device_guard(tape.cuda().device_index());  // the stream's device
   MRBM_LAUNCH_CHECK(kernels::multinary_forward_cuda(a, tape.stream()));
 #else
   (void)tape;
@@ -123,6 +124,7 @@ void backward(Tape& tape, Tensor& grad_x, const Tensor* grad_mean, const Tensor*
   }
 #if defined(MRBM_WITH_CUDA)
   if constexpr (std::is_same_v<T, float>) {
+    CudaDeviceGuard device_guard(tape.cuda().device_index());
     MRBM_LAUNCH_CHECK(kernels::multinary_backward_cuda(a, tape.stream()));
     return;
   }

@@ -3,7 +3,9 @@
 set(MRBM_HAVE_CUDA OFF)
 set(MRBM_HAVE_CUDNN OFF)
 
-if(NOT MRBM_WITH_CUDA STREQUAL "OFF")
+if(MRBM_CUDA_SIMULATOR)
+  include(MrbmCudaSim)  # the CUDA path against test/cuda_sim, no nvcc
+elseif(NOT MRBM_WITH_CUDA STREQUAL "OFF")
   include(CheckLanguage)
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
@@ -15,7 +17,12 @@ if(NOT MRBM_WITH_CUDA STREQUAL "OFF")
   endif()
 endif()
 
-if(MRBM_HAVE_CUDA)
+if(MRBM_CUDA_SIMULATOR)
+  # No toolkit: cmake/MrbmCudaSim.cmake has set everything up. cuDNN is not simulated.
+  if(MRBM_WITH_CUDNN STREQUAL "ON")
+    message(FATAL_ERROR "MRBM_WITH_CUDNN=ON: cuDNN is not simulated (MRBM_CUDA_SIMULATOR)")
+  endif()
+elseif(MRBM_HAVE_CUDA)
   # The architecture list must be known before enable_language(CUDA) picks its own default.
   if(MRBM_CUDA_ARCHITECTURES)
     set(CMAKE_CUDA_ARCHITECTURES "${MRBM_CUDA_ARCHITECTURES}")

@@ -208,6 +208,7 @@ void run_im2col(Tensor& col, const Tensor& x, const ConvShape& s, CudaContext* c
     return;
   }
 #if defined(MRBM_WITH_CUDA)
+  CudaDeviceGuard device_guard(cuda->device_index());
   MRBM_LAUNCH_CHECK(kernels::im2col_cuda(col.data<T>(), x.data<T>(), s, cuda->stream()));
 #else
   MRBM_THROW(CudaError, "im2col on CUDA in a CPU-only build");
@@ -224,6 +225,7 @@ void run_col2im(Tensor& x, const Tensor& col, const ConvShape& s, CudaContext* c
     return;
   }
 #if defined(MRBM_WITH_CUDA)
+  CudaDeviceGuard device_guard(cuda->device_index());
   MRBM_LAUNCH_CHECK(kernels::col2im_cuda(x.data<T>(), col.data<T>(), s, cuda->stream()));
 #else
   MRBM_THROW(CudaError, "col2im on CUDA in a CPU-only build");
@@ -242,6 +244,7 @@ void run_swap(Tensor& out, const Tensor& in, int64_t dim0, int64_t dim1, int64_t
     return;
   }
 #if defined(MRBM_WITH_CUDA)
+  CudaDeviceGuard device_guard(cuda->device_index());
   MRBM_LAUNCH_CHECK(kernels::swap_outer_dims_cuda(out.data<T>(), in.data<T>(), dim0, dim1, inner,
                                                   static_cast<T>(beta), cuda->stream()));
 #else

@@ -45,9 +45,12 @@ GemmDims check_gemm(const Tensor& c, const Tensor& a, const Tensor& b, bool ta, 
                                                             << shape_to_string({kb, d.n}) << " -> C "
                                                             << shape_to_string(c.shape()));
   }
-  d.lda = a.size(1);
-  d.ldb = b.size(1);
-  d.ldc = c.size(1);
+  // Row-major leading dimensions, at least 1: with k = 0 (or n = 0) a row has no element, but
+  // cuBLAS rejects a leading dimension below max(1, rows) with CUBLAS_STATUS_INVALID_VALUE
+  // (issue 12, 6e). The value is never used to address an element of an empty matrix.
+  d.lda = std::max<int64_t>(1, a.size(1));
+  d.ldb = std::max<int64_t>(1, b.size(1));
+  d.ldc = std::max<int64_t>(1, c.size(1));
   return d;
 }
 
@@ -221,6 +224,7 @@ void gemm(Tensor& c, const Tensor& a, const Tensor& b, bool ta, bool tb, double 
     c.zero(cuda->stream());
     return;
   }
+  CudaDeviceGuard device_guard(cuda->device_index());  // the handle's device must be current
   // Column-major view: C^T (n x m) = op(B)^T (n x k) op(A)^T (k x m).
   const cublasOperation_t opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N;

@@ -23,6 +23,15 @@ int fill_device(void* data, double value, bool is_float64, int64_t n, Stream str
 namespace mrbm {
 namespace {
 
+#if defined(MRBM_WITH_CUDA)
+// A device-to-host read on the default (legacy) stream must see the work that produced the data,
+// but mrbm queues its work on the CudaContext streams, which are cudaStreamNonBlocking and so do
+// not synchronize with the legacy stream (issue 12, 6b: checkpoints written right after a
+// training step held parameters from before Adam's update). Such a read first waits for every
+// stream of the current device. Reads given the context's stream are ordered by the stream.
+void wait_for_device_work() { MRBM_CUDA_CHECK(cudaDeviceSynchronize()); }
+#endif
+
 template <class T>
 void fill_host(void* data, double value, int64_t n) {
   T* p = static_cast<T*>(data);
@@ -255,6 +264,7 @@ void Tensor::copy_from(const Tensor& src, Stream stream) {
     MRBM_CUDA_CHECK(cudaMemcpyAsync(dst_ptr, src_ptr, n, cudaMemcpyHostToDevice, cuda_stream));
   } else if (is_cpu() && src.is_cuda()) {
     CudaDeviceGuard guard(src.device_.index);
+    if (cuda_stream == nullptr) wait_for_device_work();
     MRBM_CUDA_CHECK(cudaMemcpyAsync(dst_ptr, src_ptr, n, cudaMemcpyDeviceToHost, cuda_stream));
     // The host may read the destination as soon as this returns.
     MRBM_CUDA_CHECK(cudaStreamSynchronize(cuda_stream));
@@ -309,6 +319,7 @@ void Tensor::copy_to_host(void* dst, Stream stream) const {
 #if defined(MRBM_WITH_CUDA)
   CudaDeviceGuard guard(device_.index);
   const auto cuda_stream = static_cast<cudaStream_t>(stream);
+  if (cuda_stream == nullptr) wait_for_device_work();
   MRBM_CUDA_CHECK(cudaMemcpyAsync(dst, raw_data(), static_cast<size_t>(bytes()),
                                   cudaMemcpyDeviceToHost, cuda_stream));
   MRBM_CUDA_CHECK(cudaStreamSynchronize(cuda_stream));

@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include "core/device.h"
+#include "kernels/launch.cuh"
 
 namespace mrbm::detail {
 namespace {
@@ -28,7 +29,8 @@ cudaError_t launch_fill(void* data, double value, int64_t n, cudaStream_t stream
   if (n <= 0) return cudaSuccess;
   const int64_t wanted = (n + kThreads - 1) / kThreads;
   const auto blocks = static_cast<unsigned>(wanted < kMaxBlocks ? wanted : kMaxBlocks);
-  fill_kernel<T><<<blocks, kThreads, 0, stream>>>(static_cast<T*>(data), static_cast<T>(value), n);
+  kernels::launch(fill_kernel<T>, blocks, kThreads, 0, stream, static_cast<T*>(data),
+                  static_cast<T>(value), n);
   return cudaGetLastError();
 }
 

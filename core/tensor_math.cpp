@@ -64,6 +64,7 @@ void dispatch(const Tensor& out, CudaContext* cuda, const char* op, CpuFn cpu, C
              op << " on " << out.describe() << " needs a CudaContext for its device");
   MRBM_CHECK(out.dtype() == DType::kFloat32, op << " on CUDA supports float32, got "
                                                 << out.describe());
+  CudaDeviceGuard device_guard(cuda->device_index());  // the stream's device must be current
   MRBM_LAUNCH_CHECK(gpu(*cuda));
 #else
   (void)cuda;
@@ -207,6 +208,7 @@ void sum_all(Tensor& out, const Tensor& x, CudaContext* cuda) {
   if (x.is_cuda() && x.dtype() == DType::kFloat64) {
     MRBM_CHECK(cuda != nullptr, "sum_all on " << x.describe() << " needs a CudaContext");
     const size_t ws = kernels::sum_all_workspace_bytes(n);
+    CudaDeviceGuard device_guard(cuda->device_index());
     MRBM_LAUNCH_CHECK(kernels::sum_all_cuda(out.data<double>(), x.data<double>(), n,
                                             cuda->workspace(ws), ws, cuda->stream()));
     return;
@@ -238,6 +240,7 @@ void row_sums(Tensor& out, const Tensor& x, CudaContext* cuda) {
   if (x.is_cuda() && x.dtype() == DType::kFloat64) {
     MRBM_CHECK(cuda != nullptr, "row_sums on " << x.describe() << " needs a CudaContext");
     const size_t ws = kernels::row_sums_workspace_bytes(rows, cols);
+    CudaDeviceGuard device_guard(cuda->device_index());
     MRBM_LAUNCH_CHECK(kernels::row_sums_cuda(out.data<double>(), x.data<double>(), rows, cols,
                                              cuda->workspace(ws), ws, cuda->stream()));
     return;
@@ -343,6 +346,7 @@ void broadcast_product(Tensor& out, const Tensor& row, const Tensor& col, const 
 #if defined(MRBM_WITH_CUDA)
   MRBM_CHECK(cuda != nullptr && cuda->device() == out.device(),
              "broadcast_product on " << out.describe() << " needs a CudaContext for its device");
+  CudaDeviceGuard device_guard(cuda->device_index());
   if (out.dtype() == DType::kFloat32) {
     MRBM_LAUNCH_CHECK(kernels::broadcast_product_cuda(args(float{}), cuda->stream()));
   } else {

@@ -22,6 +22,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/adam.h"
+#include "kernels/launch.cuh"
 
 namespace mrbm::kernels {
 namespace detail {
@@ -76,7 +77,8 @@ __global__ void __launch_bounds__(kThreads) adam_step_kernel(const AdamLaunchPar
 }
 
 inline cudaError_t launch_adam_batch(const AdamLaunchParams& p, cudaStream_t stream) {
-  adam_step_kernel<><<<static_cast<unsigned>(p.block_start[p.count]), kAdamThreads, 0, stream>>>(p);
+  launch(adam_step_kernel<>, static_cast<unsigned>(p.block_start[p.count]), kAdamThreads, 0, stream,
+         p);
   return cudaGetLastError();
 }
 

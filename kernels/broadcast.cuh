@@ -5,6 +5,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/broadcast.h"
+#include "kernels/launch.cuh"
 
 namespace mrbm::kernels {
 namespace detail {
@@ -28,7 +29,7 @@ inline cudaError_t launch_broadcast_product(const BroadcastProductArgs<T>& a, cu
   constexpr int kThreads = 256;
   const int64_t blocks = (n + kThreads - 1) / kThreads;
   const unsigned grid = static_cast<unsigned>(blocks < 65536 * 8 ? blocks : 65536 * 8);
-  detail::broadcast_product_kernel<T><<<grid, kThreads, 0, stream>>>(a);
+  launch(detail::broadcast_product_kernel<T>, grid, kThreads, 0, stream, a);
   return cudaGetLastError();
 }
 

@@ -17,6 +17,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/elementwise.h"
+#include "kernels/launch.cuh"
 
 namespace mrbm::kernels {
 namespace detail {
@@ -46,7 +47,7 @@ __global__ void __launch_bounds__(kElementwiseThreads) elementwise_kernel(Op op,
 template <typename Op>
 cudaError_t launch_elementwise_op(const Op& op, int64_t n, cudaStream_t stream) {
   if (n == 0) return cudaSuccess;
-  elementwise_kernel<Op><<<elementwise_blocks(n), kElementwiseThreads, 0, stream>>>(op, n);
+  launch(elementwise_kernel<Op>, elementwise_blocks(n), kElementwiseThreads, 0, stream, op, n);
   return cudaGetLastError();
 }
 
@@ -103,8 +104,8 @@ inline cudaError_t launch_add_bias(float* out, const float* x, const float* bias
   const int64_t max_blocks = detail::kElementwiseMaxBlocks;
   const dim3 grid(detail::elementwise_blocks(cols),
                   static_cast<unsigned>(rows < max_blocks ? rows : max_blocks));
-  detail::add_bias_kernel<float><<<grid, detail::kElementwiseThreads, 0, stream>>>(
-      AddBiasOp<float>{out, x, bias}, rows, cols, inner);
+  launch(detail::add_bias_kernel<float>, grid, detail::kElementwiseThreads, 0, stream,
+         AddBiasOp<float>{out, x, bias}, rows, cols, inner);
   return cudaGetLastError();
 }
 

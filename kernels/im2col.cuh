@@ -18,6 +18,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/im2col.h"
+#include "kernels/launch.cuh"
 
 namespace mrbm::kernels {
 namespace detail {
@@ -59,8 +60,8 @@ cudaError_t launch_im2col(T* col, const T* x, const ConvShape& shape, cudaStream
   if (validate_im2col_args(col, x, shape) != Status::kOk) return cudaErrorInvalidValue;
   const int64_t count = conv_col_count(shape);
   if (count == 0) return cudaSuccess;
-  detail::im2col_kernel<T>
-      <<<detail::im2col_blocks(count), detail::kIm2colThreads, 0, stream>>>(col, x, shape, count);
+  launch(detail::im2col_kernel<T>, detail::im2col_blocks(count), detail::kIm2colThreads, 0, stream,
+         col, x, shape, count);
   return cudaGetLastError();
 }
 
@@ -71,8 +72,8 @@ cudaError_t launch_col2im(T* x, const T* col, const ConvShape& shape, cudaStream
   if (validate_im2col_args(col, x, shape) != Status::kOk) return cudaErrorInvalidValue;
   const int64_t count = conv_input_count(shape);
   if (count == 0) return cudaSuccess;
-  detail::col2im_kernel<T>
-      <<<detail::im2col_blocks(count), detail::kIm2colThreads, 0, stream>>>(x, col, shape, count);
+  launch(detail::col2im_kernel<T>, detail::im2col_blocks(count), detail::kIm2colThreads, 0, stream,
+         x, col, shape, count);
   return cudaGetLastError();
 }
 

@@ -12,6 +12,7 @@
 
 #include <cuda_runtime.h>
 
+#include "kernels/launch.cuh"
 #include "kernels/multinary.h"
 
 namespace mrbm::kernels {
@@ -77,7 +78,7 @@ inline cudaError_t launch_multinary_forward(const MultinaryArgs& a, cudaStream_t
   if (blocks_x > 0x7fffffff) return cudaErrorInvalidConfiguration;
   const dim3 grid(static_cast<unsigned>(blocks_x),
                   static_cast<unsigned>(a.rows < detail::kMaxGridY ? a.rows : detail::kMaxGridY));
-  detail::multinary_forward_kernel<><<<grid, detail::kMultinaryThreads, 0, stream>>>(a);
+  launch(detail::multinary_forward_kernel<>, grid, detail::kMultinaryThreads, 0, stream, a);
   return cudaGetLastError();
 }
 

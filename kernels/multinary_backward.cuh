@@ -4,6 +4,7 @@
 
 #include <cuda_runtime.h>
 
+#include "kernels/launch.cuh"
 #include "kernels/multinary_backward.h"
 
 namespace mrbm::kernels {
@@ -29,7 +30,7 @@ inline cudaError_t launch_multinary_backward(const MultinaryBackwardArgs<T>& a,
   constexpr int kThreads = 256;
   const int64_t blocks = (n + kThreads - 1) / kThreads;
   const unsigned grid = static_cast<unsigned>(blocks < 65536 * 8 ? blocks : 65536 * 8);
-  detail::multinary_backward_kernel<T><<<grid, kThreads, 0, stream>>>(a);
+  launch(detail::multinary_backward_kernel<T>, grid, kThreads, 0, stream, a);
   return cudaGetLastError();
 }
 

@@ -15,6 +15,7 @@
 
 #include <cuda_runtime.h>
 
+#include "kernels/launch.cuh"
 #include "kernels/permute.h"
 
 namespace mrbm::kernels {
@@ -57,9 +58,8 @@ cudaError_t launch_swap_outer_dims(T* out, const T* in, int64_t dim0, int64_t di
     return cudaErrorInvalidValue;
   const int64_t count = dim0 * dim1 * inner;
   if (count == 0) return cudaSuccess;
-  detail::swap_outer_dims_kernel<T>
-      <<<detail::permute_blocks(count), detail::kPermuteThreads, 0, stream>>>(out, in, dim0, dim1,
-                                                                              inner, beta, count);
+  launch(detail::swap_outer_dims_kernel<T>, detail::permute_blocks(count), detail::kPermuteThreads,
+         0, stream, out, in, dim0, dim1, inner, beta, count);
   return cudaGetLastError();
 }
 

@@ -30,6 +30,7 @@
 
 #include <cstdint>
 
+#include "kernels/launch.cuh"
 #include "kernels/reduce.h"
 
 namespace mrbm::kernels {
@@ -142,11 +143,12 @@ cudaError_t launch_row_reduce(double* out, const Load& load, int64_t rows, int64
   const int64_t split = row_reduce_split(cols);
   double* partials = split > 1 ? static_cast<double*>(workspace) : out;
   const dim3 grid(static_cast<unsigned>(split), reduce_grid_dim(rows));
-  row_reduce_kernel<Load><<<grid, kReduceThreads, 0, stream>>>(partials, load, rows, cols, split);
+  launch(row_reduce_kernel<Load>, grid, kReduceThreads, 0, stream, partials, load, rows, cols,
+         split);
   cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess || split == 1) return err;
-  row_partials_kernel<double>
-      <<<reduce_grid_dim(rows), kReduceThreads, 0, stream>>>(out, partials, rows, split);
+  launch(row_partials_kernel<double>, reduce_grid_dim(rows), kReduceThreads, 0, stream, out,
+         partials, rows, split);
   return cudaGetLastError();
 }
 
@@ -160,19 +162,19 @@ cudaError_t launch_channel_reduce(ChannelOutput<OutT> output, const T* x, int64_
   const int64_t cols = channels * inner;
   const ColReducePlan plan = col_reduce_plan(rows, cols);
   if (plan.slices == 1) {
-    channel_sum_kernel<T, OutT><<<reduce_grid_dim(channels), kReduceThreads, 0, stream>>>(
-        output, x, rows, channels, inner);
+    launch(channel_sum_kernel<T, OutT>, reduce_grid_dim(channels), kReduceThreads, 0, stream,
+           output, x, rows, channels, inner);
     return cudaGetLastError();
   }
   double* partials = static_cast<double*>(workspace);
   const int64_t col_blocks = (cols + kReduceThreads - 1) / kReduceThreads;
   const dim3 grid(reduce_grid_dim(col_blocks), reduce_grid_dim(plan.slices));
-  col_partials_kernel<T><<<grid, kReduceThreads, 0, stream>>>(partials, x, rows, cols,
-                                                              plan.rows_per_slice, plan.slices);
+  launch(col_partials_kernel<T>, grid, kReduceThreads, 0, stream, partials, x, rows, cols,
+         plan.rows_per_slice, plan.slices);
   const cudaError_t err = cudaGetLastError();
   if (err != cudaSuccess) return err;
-  channel_sum_kernel<double, OutT><<<reduce_grid_dim(channels), kReduceThreads, 0, stream>>>(
-      output, partials, plan.slices, channels, inner);
+  launch(channel_sum_kernel<double, OutT>, reduce_grid_dim(channels), kReduceThreads, 0, stream,
+         output, partials, plan.slices, channels, inner);
   return cudaGetLastError();
 }
 

@@ -66,6 +66,36 @@ TEST_CASE("a CUDA training step equals the CPU step", "[layers][cuda]") {
   }
 }
 
+// Issue 12, 6c: a context on cuda:1 used to restore device 0 as current when it was built, and
+// every later launch, cuBLAS call and Adam step then went to a stream of cuda:1 with cuda:0
+// current (which CUDA rejects). The simulated build runs this with two devices
+// (test/CMakeLists.txt); on a real machine with one GPU there is nothing to check.
+TEST_CASE("a CUDA training step on cuda:1 equals the CPU step", "[layers][cuda]") {
+  MRBM_REQUIRE_CUDA_DEVICE();
+  if (mrbm::test::cuda_device_count() < 2) {
+    std::printf("note: one CUDA device: the cuda:1 step is checked in the simulated build\n");
+    return;
+  }
+  CudaContext cuda(1);
+  const ModelSpec spec = small_spec(kernels::UnitKind::kClosedForm);
+  Dbn cpu(spec, Device::cpu(), nullptr, 3), gpu(spec, cuda.device(), &cuda, 3);
+  TrainOptions o;
+  o.lr = 1e-3;
+  Trainer tc(cpu, o), tg(gpu, o);
+  const Tensor batch = images(spec, 8, 1);
+  const StepMetrics mc = tc.step(batch), mg = tg.step(batch);
+  // The same error model as the cuda:0 test above.
+  CHECK(std::fabs(mg.loss - mc.loss) <= 1e-3 * std::fabs(mc.loss) + 1e-6);
+  const auto pc = cpu.parameters(), pg = gpu.parameters();
+  for (size_t i = 0; i < pc.size(); ++i) {
+    INFO(pc[i].name());
+    const auto a = pc[i].value().to_vector<float>();
+    const auto b = pg[i].value().to_vector<float>(cuda.stream());
+    for (size_t k = 0; k < a.size(); ++k)
+      REQUIRE(std::fabs(a[k] - b[k]) <= 0.05 * o.lr + 1e-6 * std::fabs(a[k]));
+  }
+}
+
 TEST_CASE("a resumed CUDA run equals the uninterrupted one bit for bit", "[layers][cuda]") {
   MRBM_REQUIRE_CUDA_DEVICE();
   CudaContext cuda(0);

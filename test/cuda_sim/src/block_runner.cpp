@@ -1,0 +1,379 @@
+// CUDA simulator: the block runner. Every CUDA thread of a block is a fiber (fiber.h) with its
+// own stack; the runner resumes the runnable ones in a shuffled order, each until it waits
+// (__syncthreads, a warp shuffle) or returns. When every thread waits or has returned, the
+// runner releases what can be released: a warp group whose lanes all reached their shuffle, or
+// the block barrier once every live thread waits there. A barrier that some threads can never
+// reach (they returned, or wait elsewhere) is reported as an error, never a hang.
+//
+// Fibers rather than host threads: the same semantics (a real barrier, a real exchange), but
+// deterministic for a given seed and fast enough to run mrbm's whole CUDA test suite.
+#include "block_runner.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <sstream>
+
+#include "cuda_sim/device.h"
+#include "fiber.h"
+#include "state.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#define CUDA_SIM_ASAN 1
+#else
+#define CUDA_SIM_ASAN 0
+#endif
+
+namespace cuda_sim::detail {
+
+uint3 t_thread_idx{0, 0, 0};
+uint3 t_block_idx{0, 0, 0};
+dim3 t_block_dim{1, 1, 1};
+dim3 t_grid_dim{1, 1, 1};
+
+namespace {
+
+constexpr size_t kStackBytes = 256 * 1024;  // sanitizer builds have large frames
+constexpr size_t kGuardBytes = 4096;         // PROT_NONE below each stack: overflow crashes
+constexpr int kMaxThreads = 1024;
+
+enum class State { kRunnable, kBarrier, kWarp, kExited };
+
+struct SimThread {
+  FiberContext ctx;
+  char* stack = nullptr;  // lowest usable byte
+  State state = State::kRunnable;
+  uint3 idx{0, 0, 0};
+  int linear = 0;
+  const char* file = "";  // where it waits
+  int line = 0;
+  unsigned mask = 0;       // the mask of the shuffle it waits at
+  uint64_t shuffles = 0;   // shuffles done: selects the exchange buffer
+  uint64_t slot_gen = 0;   // the exchange it waits at
+  void* fake_stack = nullptr;
+};
+
+struct WarpSlots {
+  uint64_t value[2][32];
+  uint64_t released_gen[32];  // per lane: the exchange its last release was for
+};
+
+struct BlockRun {
+  SimThread* threads = nullptr;
+  int count = 0;
+  FiberContext scheduler;
+  SimThread* current = nullptr;
+  const std::function<void()>* body = nullptr;
+  std::string error;
+  std::vector<WarpSlots> warps;
+  void* scheduler_fake_stack = nullptr;
+  const void* scheduler_stack = nullptr;
+  size_t scheduler_stack_size = 0;
+};
+
+thread_local BlockRun* t_run = nullptr;
+
+// One pool of stacks, reused by every block (one block runs at a time: sim_lock).
+SimThread* thread_pool() {
+  static SimThread* pool = [] {
+    auto* threads = new SimThread[kMaxThreads];
+    const size_t per = kStackBytes + kGuardBytes;
+    void* region = mmap(nullptr, per * kMaxThreads, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (region == MAP_FAILED) {
+      std::perror("cuda_sim: mmap of the thread stacks");
+      std::abort();
+    }
+    for (int i = 0; i < kMaxThreads; ++i) {
+      char* base = static_cast<char*>(region) + per * i;
+      mprotect(base, kGuardBytes, PROT_NONE);
+      threads[i].stack = base + kGuardBytes;
+    }
+    return threads;
+  }();
+  return pool;
+}
+
+void yield_to_runner() {
+  BlockRun& run = *t_run;
+  SimThread& self = *run.current;
+#if CUDA_SIM_ASAN
+  __sanitizer_start_switch_fiber(&self.fake_stack, run.scheduler_stack, run.scheduler_stack_size);
+#endif
+  fiber_switch(self.ctx, run.scheduler);
+#if CUDA_SIM_ASAN
+  __sanitizer_finish_switch_fiber(self.fake_stack, &run.scheduler_stack,
+                                  &run.scheduler_stack_size);
+#endif
+}
+
+// A misuse found inside a thread (a bad shuffle mask): the block stops here. The message moves
+// into the run, so that the abandoned stack holds no heap memory (LeakSanitizer would see it).
+[[noreturn]] void fail_in_thread(std::string&& what) {
+  BlockRun& run = *t_run;
+  run.error = std::move(what);
+  run.current->state = State::kExited;
+  yield_to_runner();
+  std::abort();  // never resumed
+}
+
+// Not instrumented: its frame never returns, so its red zones would stay on the reused stack.
+__attribute__((no_sanitize("address"))) void thread_entry() {
+  BlockRun& run = *t_run;
+#if CUDA_SIM_ASAN
+  __sanitizer_finish_switch_fiber(nullptr, &run.scheduler_stack, &run.scheduler_stack_size);
+#endif
+  (*run.body)();
+  run.current->state = State::kExited;
+#if CUDA_SIM_ASAN
+  __sanitizer_start_switch_fiber(nullptr, run.scheduler_stack, run.scheduler_stack_size);
+#endif
+  FiberContext dead;  // this fiber is never resumed: its context is not kept
+  fiber_switch(dead, run.scheduler);
+  std::abort();
+}
+
+void resume(BlockRun& run, SimThread& t) {
+  run.current = &t;
+  t_thread_idx = t.idx;
+#if CUDA_SIM_ASAN
+  __sanitizer_start_switch_fiber(&run.scheduler_fake_stack, t.stack, kStackBytes);
+#endif
+  fiber_switch(run.scheduler, t.ctx);
+#if CUDA_SIM_ASAN
+  __sanitizer_finish_switch_fiber(run.scheduler_fake_stack, nullptr, nullptr);
+#endif
+}
+
+std::string where(const char* file, int line) {
+  std::ostringstream os;
+  os << file << ":" << line;
+  return os.str();
+}
+
+std::string block_name() {
+  std::ostringstream os;
+  os << "block (" << t_block_idx.x << "," << t_block_idx.y << "," << t_block_idx.z << ")";
+  return os.str();
+}
+
+// Releases every warp group whose lanes all wait at a shuffle with the same mask.
+bool release_warps(BlockRun& run) {
+  bool progress = false;
+  for (int t = 0; t < run.count; ++t) {
+    SimThread& first = run.threads[t];
+    if (first.state != State::kWarp) continue;
+    const int warp_base = (first.linear / 32) * 32;
+    bool complete = true;
+    for (int lane = 0; lane < 32 && complete; ++lane) {
+      if (!(first.mask >> lane & 1u)) continue;
+      const SimThread& other = run.threads[warp_base + lane];
+      complete = other.state == State::kWarp && other.mask == first.mask;
+    }
+    if (!complete) continue;
+    WarpSlots& slots = run.warps[static_cast<size_t>(first.linear / 32)];
+    for (int lane = 0; lane < 32; ++lane) {
+      if (!(first.mask >> lane & 1u)) continue;
+      SimThread& t = run.threads[warp_base + lane];
+      // Which buffer holds this exchange's value: the lane may run ahead into its next shuffle
+      // (the other buffer) before a slower reader of the same group has read it.
+      slots.released_gen[lane] = t.slot_gen;
+      t.state = State::kRunnable;
+    }
+    progress = true;
+  }
+  return progress;
+}
+
+// Nothing can run: explain why (the first thread that waits for something that cannot happen).
+std::string explain_deadlock(BlockRun& run) {
+  for (int t = 0; t < run.count; ++t) {
+    const SimThread& s = run.threads[t];
+    if (s.state != State::kWarp) continue;
+    const int warp_base = (s.linear / 32) * 32;
+    for (int lane = 0; lane < 32; ++lane) {
+      if (!(s.mask >> lane & 1u)) continue;
+      const SimThread& o = run.threads[warp_base + lane];
+      if (o.state == State::kWarp && o.mask == s.mask) continue;
+      std::ostringstream os;
+      os << "__shfl_down_sync at " << where(s.file, s.line) << " in thread " << s.linear
+         << " of " << block_name() << " waits for lane " << lane << " of its warp (mask 0x"
+         << std::hex << s.mask << std::dec << "), which "
+         << (o.state == State::kExited ? "has returned"
+                                       : "waits at " + where(o.file, o.line) + " instead");
+      return os.str();
+    }
+  }
+  return "no thread of " + block_name() + " can continue";
+}
+
+}  // namespace
+
+void syncthreads(const char* file, int line) {
+  SimThread& self = *t_run->current;
+  self.state = State::kBarrier;
+  self.file = file;
+  self.line = line;
+  yield_to_runner();
+}
+
+// What is wrong with a shuffle call, "" when nothing. A separate function, so that no string
+// buffer is left on a thread's stack when fail_in_thread abandons it.
+__attribute__((noinline)) std::string shuffle_problem(const SimThread& self, int count,
+                                                      unsigned mask, int width, int source,
+                                                      const char* file, int line) {
+  const int warp = self.linear / 32, lane = self.linear % 32;
+  const int lanes = std::min(32, count - warp * 32);
+  const unsigned existing = lanes == 32 ? 0xffffffffu : ((1u << lanes) - 1u);
+  std::ostringstream os;
+  os << "__shfl_down_sync at " << where(file, line) << " in thread " << self.linear << " of "
+     << block_name() << ": " << std::hex;
+  if (source >= 0) {
+    if (mask >> source & 1u) return "";
+    os << std::dec << "lane " << lane << " reads lane " << source
+       << ", which is not in the mask 0x" << std::hex << mask
+       << " (its value is undefined on a GPU)";
+  } else if (mask & ~existing) {
+    os << "mask 0x" << mask << std::dec << " names lanes that do not exist (warp " << warp
+       << " has " << lanes << " threads: blockDim is not a multiple of 32)";
+  } else if (!(mask >> lane & 1u)) {
+    os << "mask 0x" << mask << std::dec << " does not include the calling lane " << lane;
+  } else if (width < 1 || width > 32 || (width & (width - 1)) != 0) {
+    os << std::dec << "width " << width << " is not a power of two <= 32";
+  } else {
+    return "";
+  }
+  return os.str();
+}
+
+uint64_t shfl_down(unsigned mask, uint64_t bits, unsigned delta, int width, const char* file,
+                   int line) {
+  BlockRun& run = *t_run;
+  SimThread& self = *run.current;
+  const int warp = self.linear / 32, lane = self.linear % 32;
+  {
+    std::string problem = shuffle_problem(self, run.count, mask, width, -1, file, line);
+    if (!problem.empty()) fail_in_thread(std::move(problem));
+  }
+  self.slot_gen = self.shuffles++;
+  run.warps[warp].value[self.slot_gen & 1][lane] = bits;
+  self.state = State::kWarp;
+  self.mask = mask;
+  self.file = file;
+  self.line = line;
+  yield_to_runner();
+  // Released: every lane of the mask has written its value for this exchange.
+  const int segment = lane & ~(width - 1);
+  const int source = lane + static_cast<int>(delta);
+  if (delta >= 32u || source >= segment + width) return bits;  // out of the segment: own value
+  {
+    std::string problem = shuffle_problem(self, run.count, mask, width, source, file, line);
+    if (!problem.empty()) fail_in_thread(std::move(problem));
+  }
+  const WarpSlots& slots = run.warps[warp];
+  return slots.value[slots.released_gen[source] & 1][source];
+}
+
+std::string run_grid(dim3 grid, dim3 block, const std::function<void()>& thread_body,
+                     const std::vector<std::pair<void*, size_t>>& shared_vars,
+                     uint64_t order_seed) {
+  const uint64_t blocks = static_cast<uint64_t>(grid.x) * grid.y * grid.z;
+  const int count = static_cast<int>(block.x * block.y * block.z);
+  std::vector<uint64_t> order(blocks);
+  for (uint64_t i = 0; i < blocks; ++i) order[i] = i;
+  std::mt19937_64 rng(order_seed);
+  std::shuffle(order.begin(), order.end(), rng);
+
+  BlockRun run;
+  run.threads = thread_pool();
+  run.count = count;
+  run.body = &thread_body;
+  run.warps.resize(static_cast<size_t>((count + 31) / 32));
+  BlockRun* saved = t_run;
+  t_run = &run;
+  t_block_dim = block;
+  t_grid_dim = grid;
+  std::vector<SimThread*> runnable;
+  runnable.reserve(static_cast<size_t>(count));
+  std::string error;
+  for (uint64_t b : order) {
+    t_block_idx = uint3{static_cast<unsigned>(b % grid.x),
+                        static_cast<unsigned>(b / grid.x % grid.y),
+                        static_cast<unsigned>(b / (static_cast<uint64_t>(grid.x) * grid.y))};
+    for (const auto& [address, bytes] : shared_vars) poison_bytes(address, bytes);
+    for (int i = 0; i < count; ++i) {
+      SimThread& t = run.threads[i];
+      t.state = State::kRunnable;
+      t.linear = i;
+      t.idx = uint3{static_cast<unsigned>(i % block.x), static_cast<unsigned>(i / block.x % block.y),
+                    static_cast<unsigned>(i / (block.x * block.y))};
+      t.shuffles = 0;
+      fiber_prepare(t.ctx, t.stack, kStackBytes, thread_entry);
+    }
+    for (;;) {
+      runnable.clear();
+      for (int i = 0; i < count; ++i)
+        if (run.threads[i].state == State::kRunnable) runnable.push_back(&run.threads[i]);
+      std::shuffle(runnable.begin(), runnable.end(), rng);
+      for (SimThread* t : runnable) {
+        resume(run, *t);
+        if (!run.error.empty()) break;
+      }
+      if (!run.error.empty()) break;
+      if (release_warps(run)) continue;
+      int live = 0, at_barrier = 0;
+      for (int i = 0; i < count; ++i) {
+        live += run.threads[i].state != State::kExited;
+        at_barrier += run.threads[i].state == State::kBarrier;
+      }
+      if (live == 0) break;
+      if (at_barrier == live) {
+        const SimThread* first = nullptr;
+        const SimThread* other = nullptr;
+        for (int i = 0; i < count; ++i) {
+          const SimThread& t = run.threads[i];
+          if (t.state != State::kBarrier) continue;
+          if (!first) first = &t;
+          else if (!other && (t.file != first->file || t.line != first->line)) other = &t;
+        }
+        std::ostringstream os;
+        if (live < count) {
+          os << "__syncthreads() at " << where(first->file, first->line) << " is reached by "
+             << live << " of the " << count << " threads of " << block_name() << "; the other "
+             << count - live << " returned without reaching it (a barrier in divergent code)";
+          run.error = os.str();
+          break;
+        }
+        if (other) {
+          os << "the threads of " << block_name() << " wait at different __syncthreads(): "
+             << where(first->file, first->line) << " (thread " << first->linear << ") and "
+             << where(other->file, other->line) << " (thread " << other->linear
+             << ") (a barrier in divergent code)";
+          run.error = os.str();
+          break;
+        }
+        for (int i = 0; i < count; ++i) run.threads[i].state = State::kRunnable;
+        continue;
+      }
+      run.error = explain_deadlock(run);
+      break;
+    }
+    if (!run.error.empty()) {
+      error = run.error;
+#if CUDA_SIM_ASAN
+      // The abandoned threads' frames never returned: clear their red zones for the next grid.
+      for (int i = 0; i < count; ++i) __asan_unpoison_memory_region(run.threads[i].stack, kStackBytes);
+#endif
+      break;
+    }
+  }
+  t_run = saved;
+  return error;
+}
+
+}  // namespace cuda_sim::detail
