@@ -13,6 +13,7 @@
 #include "layers/conv_rbm.h"
 #include "layers/rbm.h"
 #include "layers/trainer.h"
+#include "test/layer_test_support.h"
 #include "test/test_support.h"
 
 using namespace mrbm;
@@ -21,43 +22,6 @@ using autodiff::Tape;
 using autodiff::Variable;
 
 namespace {
-
-UnitConfig closed(int32_t n) {
-  UnitConfig u;
-  u.kind = kernels::UnitKind::kClosedForm;
-  u.n = n;
-  return u;
-}
-UnitConfig binary() {
-  UnitConfig u;
-  u.kind = kernels::UnitKind::kBinary;
-  u.n = 1;
-  return u;
-}
-
-std::vector<double> dvec(const Tensor& t) {
-  const auto f = t.to_vector<float>();
-  return {f.begin(), f.end()};
-}
-
-std::vector<long double> unit_mean(const UnitConfig& u, const std::vector<long double>& x) {
-  std::vector<long double> out(x.size());
-  for (size_t i = 0; i < x.size(); ++i)
-    out[i] = kernels::unit_values_reference<long double>(u.spec(), x[i]).mean;
-  return out;
-}
-
-// Max |a - b| relative to max |b|: the float32 tape has relative error ~1e-6 per operation and the
-// gradients are sums with cancellation between the two phases, so 1e-4 of the largest entry (the
-// error model of test_layers_rbm.cpp).
-double max_rel(const std::vector<double>& a, const std::vector<long double>& b) {
-  long double scale = 0, err = 0;
-  for (size_t i = 0; i < b.size(); ++i) {
-    scale = std::max(scale, std::fabs(b[i]));
-    err = std::max(err, std::fabs(a[i] - b[i]));
-  }
-  return static_cast<double>(err / std::max(scale, 1e-30L));
-}
 
 // The chain starts under test: CD-3 from the batch, and k steps from given states of M = 4 chains
 // (what persistent and noise chains both hand to the layer).
@@ -73,10 +37,10 @@ const ChainCase kCases[] = {{"CD-3", false, 3}, {"4 chains from a start, 2 steps
 
 TEST_CASE("dense Rbm: every negative phase's gradient is the closed-form update with v' fixed",
           "[layers][negative]") {
-  for (const UnitConfig& hidden : {binary(), closed(255)}) {
+  for (const UnitConfig& hidden : {test::binary_unit(), test::closed_unit(255)}) {
     for (const ChainCase& c : kCases) {
       INFO("hidden " << unit_kind_name(hidden.kind) << ", " << c.name);
-      const UnitConfig visible = closed(255);
+      const UnitConfig visible = test::closed_unit(255);
       const int64_t batch = 6, nv = 10, nh = 5, chains = c.from_start ? 4 : batch;
       Rbm rbm("rbm", nv, nh, visible, hidden, LayerOptions{}, 0, 11, Device::cpu(), nullptr);
       const auto vdata = test::random_floats(batch * nv, 0, 255, 3);
@@ -88,8 +52,8 @@ TEST_CASE("dense Rbm: every negative phase's gradient is the closed-form update 
       tape.backward(step.loss);
       REQUIRE(step.chain_end.shape() == Shape{chains, nv});
 
-      const auto w = dvec(rbm.weights().value()), b = dvec(rbm.hidden_bias().value());
-      const auto vp = dvec(step.chain_end);
+      const auto w = test::to_doubles(rbm.weights().value()), b = test::to_doubles(rbm.hidden_bias().value());
+      const auto vp = test::to_doubles(step.chain_end);
       auto pre = [&](const auto& data, int64_t rows) {
         std::vector<long double> x(static_cast<size_t>(rows * nh));
         for (int64_t n = 0; n < rows; ++n)
@@ -100,7 +64,7 @@ TEST_CASE("dense Rbm: every negative phase's gradient is the closed-form update 
           }
         return x;
       };
-      const auto fx = unit_mean(hidden, pre(vdata, batch)), fxp = unit_mean(hidden, pre(vp, chains));
+      const auto fx = test::unit_mean(hidden, pre(vdata, batch)), fxp = test::unit_mean(hidden, pre(vp, chains));
       std::vector<long double> gw(nv * nh, 0), ga(nv, 0), gb(nh, 0);
       for (int64_t n = 0; n < batch; ++n) {
         for (int64_t i = 0; i < nv; ++i) {
@@ -116,9 +80,9 @@ TEST_CASE("dense Rbm: every negative phase's gradient is the closed-form update 
         }
         for (int64_t j = 0; j < nh; ++j) gb[j] += fxp[m * nh + j] / chains;
       }
-      CHECK(max_rel(dvec(rbm.weights().grad()), gw) < 1e-4);
-      CHECK(max_rel(dvec(rbm.visible_bias().grad()), ga) < 1e-4);
-      CHECK(max_rel(dvec(rbm.hidden_bias().grad()), gb) < 1e-4);
+      CHECK(test::max_rel(test::to_doubles(rbm.weights().grad()), gw) < 1e-4);
+      CHECK(test::max_rel(test::to_doubles(rbm.visible_bias().grad()), ga) < 1e-4);
+      CHECK(test::max_rel(test::to_doubles(rbm.hidden_bias().grad()), gb) < 1e-4);
     }
   }
 }
@@ -127,7 +91,7 @@ TEST_CASE("ConvRbm: every negative phase's gradient is the closed-form update wi
           "[layers][negative]") {
   for (const ChainCase& c : kCases) {
     INFO(c.name);
-    const UnitConfig unit = closed(255);
+    const UnitConfig unit = test::closed_unit(255);
     ConvGeometry g;
     g.in_channels = 2;
     g.in_h = 9;
@@ -145,8 +109,8 @@ TEST_CASE("ConvRbm: every negative phase's gradient is the closed-form update wi
     REQUIRE(step.chain_end.shape() == Shape{chains, 2, 9, 7});
 
     // Closed form in double through the direct-loop references, each phase over its own count.
-    const auto w = dvec(rbm.weights().value()), b = dvec(rbm.hidden_bias().value());
-    const auto vp = dvec(step.chain_end);
+    const auto w = test::to_doubles(rbm.weights().value()), b = test::to_doubles(rbm.hidden_bias().value());
+    const auto vp = test::to_doubles(step.chain_end);
     const std::vector<double> vd(vdata.begin(), vdata.end());
     struct Phase {
       std::vector<double> wg;
@@ -159,7 +123,7 @@ TEST_CASE("ConvRbm: every negative phase's gradient is the closed-form update wi
       REQUIRE(kernels::conv2d_reference<double>(x.data(), data.data(), w.data(), cs) == kernels::Status::kOk);
       std::vector<long double> xl(x.size());
       for (size_t i = 0; i < x.size(); ++i) xl[i] = x[i] + b[(i % nh) / plane];
-      const auto fx = unit_mean(unit, xl);
+      const auto fx = test::unit_mean(unit, xl);
       const std::vector<double> f(fx.begin(), fx.end());
       Phase p{std::vector<double>(w.size()), std::vector<long double>(2, 0), std::vector<long double>(3, 0)};
       REQUIRE(kernels::conv2d_weight_grad_reference<double>(p.wg.data(), data.data(), f.data(), cs) ==
@@ -174,14 +138,14 @@ TEST_CASE("ConvRbm: every negative phase's gradient is the closed-form update wi
     for (size_t i = 0; i < w.size(); ++i) gw[i] = static_cast<long double>(neg.wg[i]) - pos.wg[i];
     for (size_t i = 0; i < 2; ++i) ga[i] = neg.ga[i] - pos.ga[i];
     for (size_t i = 0; i < 3; ++i) gb[i] = neg.gb[i] - pos.gb[i];
-    CHECK(max_rel(dvec(rbm.weights().grad()), gw) < 1e-4);
-    CHECK(max_rel(dvec(rbm.visible_bias().grad()), ga) < 1e-4);
-    CHECK(max_rel(dvec(rbm.hidden_bias().grad()), gb) < 1e-4);
+    CHECK(test::max_rel(test::to_doubles(rbm.weights().grad()), gw) < 1e-4);
+    CHECK(test::max_rel(test::to_doubles(rbm.visible_bias().grad()), ga) < 1e-4);
+    CHECK(test::max_rel(test::to_doubles(rbm.hidden_bias().grad()), gb) < 1e-4);
   }
 }
 
 TEST_CASE("a CD-k chain is k Gibbs steps, each with its own seed, and CD-1 is unchanged", "[layers][negative]") {
-  const UnitConfig unit = closed(15);
+  const UnitConfig unit = test::closed_unit(15);
   const int64_t batch = 4, nv = 12, nh = 7;
   Rbm rbm("rbm", nv, nh, unit, unit, LayerOptions{}, 0, 21, Device::cpu(), nullptr);
   const Tensor v = Tensor::from_vector(test::random_floats(batch * nv, 0, 15, 8), {batch, nv});

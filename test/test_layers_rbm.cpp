@@ -10,6 +10,7 @@
 #include "layers/conv_rbm.h"
 #include "layers/dbn.h"
 #include "layers/rbm.h"
+#include "test/layer_test_support.h"
 #include "test/test_support.h"
 
 using namespace mrbm;
@@ -17,50 +18,9 @@ using namespace mrbm::layers;
 using autodiff::Tape;
 using autodiff::Variable;
 
-namespace {
-
-UnitConfig closed255() {
-  UnitConfig u;
-  u.kind = kernels::UnitKind::kClosedForm;
-  u.n = 255;
-  return u;
-}
-UnitConfig binary() {
-  UnitConfig u;
-  u.kind = kernels::UnitKind::kBinary;
-  u.n = 1;
-  return u;
-}
-
-std::vector<double> dvec(const Tensor& t) {
-  const auto f = t.to_vector<float>();
-  return {f.begin(), f.end()};
-}
-
-// f(x) in long double for every element of a pre-activation vector.
-std::vector<long double> unit_mean(const UnitConfig& u, const std::vector<long double>& x) {
-  std::vector<long double> out(x.size());
-  for (size_t i = 0; i < x.size(); ++i) out[i] = kernels::unit_values_reference<long double>(u.spec(), x[i]).mean;
-  return out;
-}
-
-// Max |a - b| relative to max |b| (the float32 computations on the tape have relative error
-// ~1e-6 per operation; the gradients are sums of thousands of products with cancellation between
-// the positive and negative phases, so 1e-4 of the largest entry is the error model).
-double max_rel(const std::vector<double>& a, const std::vector<long double>& b) {
-  long double scale = 0, err = 0;
-  for (size_t i = 0; i < b.size(); ++i) {
-    scale = std::max(scale, std::fabs(b[i]));
-    err = std::max(err, std::fabs(a[i] - b[i]));
-  }
-  return static_cast<double>(err / std::max(scale, 1e-30L));
-}
-
-}  // namespace
-
 TEST_CASE("dense Rbm: the loss gradient is CD-1", "[layers]") {
-  for (const UnitConfig& hidden : {binary(), closed255()}) {
-    for (const UnitConfig& visible : {binary(), closed255()}) {
+  for (const UnitConfig& hidden : {test::binary_unit(), test::closed_unit(255)}) {
+    for (const UnitConfig& visible : {test::binary_unit(), test::closed_unit(255)}) {
       INFO("hidden " << unit_kind_name(hidden.kind) << ", visible " << unit_kind_name(visible.kind));
       const int64_t batch = 6, nv = 10, nh = 5;
       Rbm rbm("rbm", nv, nh, visible, hidden, LayerOptions{}, 0, 11, Device::cpu(), nullptr);
@@ -70,8 +30,8 @@ TEST_CASE("dense Rbm: the loss gradient is CD-1", "[layers]") {
       const ContrastiveStep step = rbm.contrastive_step(tape, v, 5, 0);
       tape.backward(step.loss);
 
-      const auto w = dvec(rbm.weights().value()), b = dvec(rbm.hidden_bias().value());
-      const auto vp = dvec(step.reconstruction);
+      const auto w = test::to_doubles(rbm.weights().value()), b = test::to_doubles(rbm.hidden_bias().value());
+      const auto vp = test::to_doubles(step.reconstruction);
       std::vector<long double> x(batch * nh), xp(batch * nh);
       for (int64_t n = 0; n < batch; ++n) {
         for (int64_t j = 0; j < nh; ++j) {
@@ -84,7 +44,7 @@ TEST_CASE("dense Rbm: the loss gradient is CD-1", "[layers]") {
           xp[n * nh + j] = sp;
         }
       }
-      const auto fx = unit_mean(hidden, x), fxp = unit_mean(hidden, xp);
+      const auto fx = test::unit_mean(hidden, x), fxp = test::unit_mean(hidden, xp);
       std::vector<long double> gw(nv * nh, 0), ga(nv, 0), gb(nh, 0);
       for (int64_t n = 0; n < batch; ++n) {
         for (int64_t i = 0; i < nv; ++i) {
@@ -95,15 +55,15 @@ TEST_CASE("dense Rbm: the loss gradient is CD-1", "[layers]") {
         }
         for (int64_t j = 0; j < nh; ++j) gb[j] += (fxp[n * nh + j] - fx[n * nh + j]) / batch;
       }
-      CHECK(max_rel(dvec(rbm.weights().grad()), gw) < 1e-4);
-      CHECK(max_rel(dvec(rbm.visible_bias().grad()), ga) < 1e-4);
-      CHECK(max_rel(dvec(rbm.hidden_bias().grad()), gb) < 1e-4);
+      CHECK(test::max_rel(test::to_doubles(rbm.weights().grad()), gw) < 1e-4);
+      CHECK(test::max_rel(test::to_doubles(rbm.visible_bias().grad()), ga) < 1e-4);
+      CHECK(test::max_rel(test::to_doubles(rbm.hidden_bias().grad()), gb) < 1e-4);
     }
   }
 }
 
 TEST_CASE("ConvRbm: the loss gradient is CD-1 (conv weight gradients)", "[layers]") {
-  for (const UnitConfig& unit : {binary(), closed255()}) {
+  for (const UnitConfig& unit : {test::binary_unit(), test::closed_unit(255)}) {
     INFO(unit_kind_name(unit.kind));
     ConvGeometry g;
     g.in_channels = 2;
@@ -120,8 +80,8 @@ TEST_CASE("ConvRbm: the loss gradient is CD-1 (conv weight gradients)", "[layers
 
     // Closed form in double through the direct-loop references.
     const kernels::ConvShape cs = kernels::make_conv_shape(batch, 2, 9, 7, 3, 4, 4, 2, 2, 1, 1);
-    const auto w = dvec(rbm.weights().value()), b = dvec(rbm.hidden_bias().value());
-    const auto vp = dvec(step.reconstruction);
+    const auto w = test::to_doubles(rbm.weights().value()), b = test::to_doubles(rbm.hidden_bias().value());
+    const auto vp = test::to_doubles(step.reconstruction);
     const std::vector<double> vd(vdata.begin(), vdata.end());
     const int64_t nh = 3 * cs.out_h * cs.out_w, plane = cs.out_h * cs.out_w;
     std::vector<double> x(batch * nh), xp(batch * nh);
@@ -132,7 +92,7 @@ TEST_CASE("ConvRbm: the loss gradient is CD-1 (conv weight gradients)", "[layers
       xl[i] = x[i] + b[(i % nh) / plane];
       xpl[i] = xp[i] + b[(i % nh) / plane];
     }
-    const auto fx = unit_mean(unit, xl), fxp = unit_mean(unit, xpl);
+    const auto fx = test::unit_mean(unit, xl), fxp = test::unit_mean(unit, xpl);
     std::vector<double> f_pos(fx.begin(), fx.end()), f_neg(fxp.begin(), fxp.end());
     std::vector<double> wg_pos(w.size()), wg_neg(w.size());
     REQUIRE(kernels::conv2d_weight_grad_reference<double>(wg_pos.data(), vd.data(), f_pos.data(), cs) == kernels::Status::kOk);
@@ -141,9 +101,9 @@ TEST_CASE("ConvRbm: the loss gradient is CD-1 (conv weight gradients)", "[layers
     for (size_t i = 0; i < w.size(); ++i) gw[i] = (wg_neg[i] - wg_pos[i]) / batch;
     for (int64_t i = 0; i < batch * nv; ++i) ga[(i % nv) / 63] += (vp[i] - vd[i]) / batch;
     for (int64_t i = 0; i < batch * nh; ++i) gb[(i % nh) / plane] += (fxp[i] - fx[i]) / batch;
-    CHECK(max_rel(dvec(rbm.weights().grad()), gw) < 1e-4);
-    CHECK(max_rel(dvec(rbm.visible_bias().grad()), ga) < 1e-4);
-    CHECK(max_rel(dvec(rbm.hidden_bias().grad()), gb) < 1e-4);
+    CHECK(test::max_rel(test::to_doubles(rbm.weights().grad()), gw) < 1e-4);
+    CHECK(test::max_rel(test::to_doubles(rbm.visible_bias().grad()), ga) < 1e-4);
+    CHECK(test::max_rel(test::to_doubles(rbm.hidden_bias().grad()), gb) < 1e-4);
   }
 }
 
@@ -155,11 +115,11 @@ TEST_CASE("joint DBN: layer 1 receives dL2/dW1 = (1/B) v1^T [G .* f1'(x1)]", "[l
   spec.channels = 1;
   spec.height = 3;
   spec.width = 4;
-  spec.input_unit = binary();
+  spec.input_unit = test::binary_unit();
   LayerSpec l1;
   l1.type = "dense";
   l1.size = 5;
-  l1.hidden = binary();
+  l1.hidden = test::binary_unit();
   LayerSpec l2 = l1;
   l2.size = 4;
   spec.layers = {l1, l2};
@@ -175,16 +135,16 @@ TEST_CASE("joint DBN: layer 1 receives dL2/dW1 = (1/B) v1^T [G .* f1'(x1)]", "[l
     Tape tape;
     const DbnLoss loss = dbn.loss(tape, input, 1, 0);
     tape.backward(loss.total);
-    return std::make_pair(dvec(dbn.layer(0).weights().grad()), std::move(dbn));
+    return std::make_pair(test::to_doubles(dbn.layer(0).weights().grad()), std::move(dbn));
   };
   auto [joint_gw, joint_dbn] = grads(true);
   auto [detached_gw, detached_dbn] = grads(false);
 
   // The formula from the parameters (identical in both models: same seed).
   const Dbn& d = joint_dbn;
-  const auto w1 = dvec(d.layer(0).weights().value()), b1 = dvec(d.layer(0).hidden_bias().value());
-  const auto w2 = dvec(d.layer(1).weights().value()), b2 = dvec(d.layer(1).hidden_bias().value());
-  const auto a2 = dvec(d.layer(1).visible_bias().value());
+  const auto w1 = test::to_doubles(d.layer(0).weights().value()), b1 = test::to_doubles(d.layer(0).hidden_bias().value());
+  const auto w2 = test::to_doubles(d.layer(1).weights().value()), b2 = test::to_doubles(d.layer(1).hidden_bias().value());
+  const auto a2 = test::to_doubles(d.layer(1).visible_bias().value());
   const auto v1 = mrbm::test::random_floats(8 * 12, 0, 1, 22);
   const int64_t B = 8, n0 = 12, n1 = 5, n2 = 4;
   std::vector<long double> extra(n0 * n1, 0);
@@ -193,14 +153,14 @@ TEST_CASE("joint DBN: layer 1 receives dL2/dW1 = (1/B) v1^T [G .* f1'(x1)]", "[l
     for (int64_t j = 0; j < n1; ++j) {
       x1[j] = b1[j];
       for (int64_t i = 0; i < n0; ++i) x1[j] += static_cast<long double>(v1[n * n0 + i]) * w1[i * n1 + j];
-      const auto r = kernels::unit_values_reference<long double>(binary().spec(), x1[j]);
+      const auto r = kernels::unit_values_reference<long double>(test::binary_unit().spec(), x1[j]);
       f1[j] = r.mean;
       df1[j] = r.var;
     }
     for (int64_t k = 0; k < n2; ++k) {
       x2[k] = b2[k];
       for (int64_t j = 0; j < n1; ++j) x2[k] += f1[j] * w2[j * n2 + k];
-      f2[k] = kernels::unit_values_reference<long double>(binary().spec(), x2[k]).mean;
+      f2[k] = kernels::unit_values_reference<long double>(test::binary_unit().spec(), x2[k]).mean;
     }
     for (int64_t j = 0; j < n1; ++j) {
       long double g = -a2[j];
@@ -210,7 +170,7 @@ TEST_CASE("joint DBN: layer 1 receives dL2/dW1 = (1/B) v1^T [G .* f1'(x1)]", "[l
   }
   std::vector<double> difference(joint_gw.size());
   for (size_t i = 0; i < joint_gw.size(); ++i) difference[i] = joint_gw[i] - detached_gw[i];
-  CHECK(max_rel(difference, extra) < 1e-4);
+  CHECK(test::max_rel(difference, extra) < 1e-4);
   long double norm = 0;
   for (auto e : extra) norm += std::fabs(e);
   CHECK(norm > 1e-3);  // the inter-layer term is really there
@@ -221,11 +181,11 @@ TEST_CASE("the stop-gradient switch changes the gradient", "[layers]") {
   without_sg.stop_gradient = false;
   const auto vdata = mrbm::test::random_floats(4 * 6, 0, 1, 31);
   auto grad = [&](const LayerOptions& o) {
-    Rbm rbm("rbm", 6, 3, binary(), binary(), o, 0.5, 13, Device::cpu(), nullptr);
+    Rbm rbm("rbm", 6, 3, test::binary_unit(), test::binary_unit(), o, 0.5, 13, Device::cpu(), nullptr);
     Tape tape;
     const ContrastiveStep s = rbm.contrastive_step(tape, Variable(Tensor::from_vector(vdata, {4, 6})), 1, 0);
     tape.backward(s.loss);
-    return dvec(rbm.weights().grad());
+    return test::to_doubles(rbm.weights().grad());
   };
   const auto a = grad(with_sg), b = grad(without_sg);
   double diff = 0;
