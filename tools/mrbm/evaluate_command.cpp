@@ -172,13 +172,7 @@ void register_evaluate_command(CLI::App& app) {
   auto o = std::make_shared<EvaluateOptions>();
   CLI::App* cmd = app.add_subcommand(
       "evaluate", "Test log-likelihood of layer 0 (log Z by annealed importance sampling) as JSON");
-  cmd->add_option("--checkpoint", o->checkpoint, "Trained model (checkpoint.safetensors)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--data", o->data,
-                  "Data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, celeba:DIR, images:DIR")
-      ->required()
-      ->check(CLI::Validator(check_data_spec_syntax, "SPEC"));
+  add_checkpoint_and_data_options(cmd, o->checkpoint, o->data);
   // The only evaluation so far; required so that a bare `mrbm evaluate` is a usage error.
   cmd->add_flag("--log-likelihood", o->log_likelihood,
                 "Estimate log Z by AIS and the mean test log-likelihood per image (nats)")

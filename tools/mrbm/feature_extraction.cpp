@@ -46,6 +46,16 @@ std::string check_data_spec_syntax(const std::string& text) {
   return "";
 }
 
+void add_checkpoint_and_data_options(CLI::App* cmd, std::string& checkpoint, std::string& data) {
+  cmd->add_option("--checkpoint", checkpoint, "Trained model (checkpoint.safetensors)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--data", data,
+                  "Data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, celeba:DIR, images:DIR")
+      ->required()
+      ->check(CLI::Validator(check_data_spec_syntax, "SPEC"));
+}
+
 std::string check_device_syntax(const std::string& text) {
   if (text == "auto") return "";  // parse_device would probe CUDA and log its choice
   try {

@@ -32,6 +32,10 @@
 #include "tools/mrbm/partial_outputs.h"
 #include "tools/mrbm/progress.h"
 
+namespace CLI {
+class App;
+}
+
 namespace mrbm::tools {
 
 // --layer: -1 means the top layer. CLI::ValidationError (a usage error, exit 2) naming the
@@ -43,6 +47,10 @@ size_t resolve_feature_layer(const layers::Dbn& dbn, int64_t requested);
 // exists or the device is usable is checked later (exit 1).
 std::string check_data_spec_syntax(const std::string& text);
 std::string check_device_syntax(const std::string& text);
+
+// The required --checkpoint (an existing file) and --data (checked syntax) of the commands that
+// read a trained model and a data set (features, free-energy, evaluate).
+void add_checkpoint_and_data_options(CLI::App* cmd, std::string& checkpoint, std::string& data);
 
 // resolve_device (tools/mrbm/model_loading.h) without its log line for "auto" falling back to the
 // CPU: that line goes to `*note` instead, for the caller to log once the inputs have been read,

@@ -85,13 +85,7 @@ void register_features_command(CLI::App& app) {
   auto o = std::make_shared<FeaturesOptions>();
   CLI::App* cmd = app.add_subcommand(
       "features", "Write the hidden means of one layer for every image as a .npy matrix");
-  cmd->add_option("--checkpoint", o->checkpoint, "Trained model (checkpoint.safetensors)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--data", o->data,
-                  "Data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, celeba:DIR, images:DIR")
-      ->required()
-      ->check(CLI::Validator(check_data_spec_syntax, "SPEC"));
+  add_checkpoint_and_data_options(cmd, o->checkpoint, o->data);
   cmd->add_option("--split", o->split, "Which split to read")
       ->check(CLI::IsMember({"train", "valid", "test"}))
       ->capture_default_str();

@@ -92,13 +92,7 @@ void register_free_energy_command(CLI::App& app) {
   auto o = std::make_shared<FreeEnergyOptions>();
   CLI::App* cmd = app.add_subcommand(
       "free-energy", "Print layer 0's free energy F(v) of each image as JSON lines");
-  cmd->add_option("--checkpoint", o->checkpoint, "Trained model (checkpoint.safetensors)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--data", o->data,
-                  "Data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, celeba:DIR, images:DIR")
-      ->required()
-      ->check(CLI::Validator(check_data_spec_syntax, "SPEC"));
+  add_checkpoint_and_data_options(cmd, o->checkpoint, o->data);
   cmd->add_option("--split", o->split, "Which split to read")
       ->check(CLI::IsMember({"train", "valid", "test"}))
       ->capture_default_str();
