@@ -8,6 +8,7 @@
 #   check COND_DESCRIPTION CMD...   one check: CMD must succeed
 #   idx_images FILE N ROWS COLS [MAGIC]  an IDX image file (pixels from a fixed pattern)
 #   idx_labels FILE N               an IDX label file, labels 0..9 repeating
+#   idx_mnist_dir DIR N             an MNIST-like folder: train and t10k, N 28x28 images each
 #   tiny_model FILE                 a 2-layer model spec (conv 4x14x14, dense 8) for 28x28 grey
 #   finish                          prints the summary and exits 1 when a check failed
 # Commands run in $TMP/cwd, so a stray file written to the working folder is caught too.
@@ -125,6 +126,16 @@ tiny_model() {
    {"type": "dense", "units": 8, "hidden": {"kind": "closed", "n": 15}}
  ]}
 EOF
+}
+
+# idx_mnist_dir DIR N: an MNIST-like folder (train and t10k images and labels, N 28x28 images each).
+idx_mnist_dir() {
+  local dir=$1 n=$2 split
+  mkdir -p "$dir"
+  for split in train t10k; do
+    idx_images "$dir/$split-images-idx3-ubyte" "$n" 28 28
+    idx_labels "$dir/$split-labels-idx1-ubyte" "$n"
+  done
 }
 
 # True when `mrbm info --json` lists a usable CUDA device.

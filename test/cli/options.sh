@@ -8,11 +8,8 @@
 source "$(dirname "$0")/lib.sh"
 
 D=$TMP/data
-mkdir -p "$D/good" "$TMP/out"
-for split in train t10k; do
-  idx_images "$D/good/$split-images-idx3-ubyte" 12 28 28
-  idx_labels "$D/good/$split-labels-idx1-ubyte" 12
-done
+mkdir -p "$TMP/out"
+idx_mnist_dir "$D/good" 12
 GOOD="mnist:$D/good"
 tiny_model "$TMP/tiny.json"
 quick=(--model "$TMP/tiny.json" --data "$GOOD" --epochs 1 --batch 4 --device cpu --sample-count 4 --gibbs-steps 1)
