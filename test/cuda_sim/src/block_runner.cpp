@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <random>
 #include <sstream>
 
 #include "cuda_sim/device.h"
@@ -76,7 +75,30 @@ struct BlockRun {
   size_t scheduler_stack_size = 0;
 };
 
-thread_local BlockRun* t_run = nullptr;
+// A plain global, not thread_local: one block runs at a time in the whole process (sim_lock), and
+// every yield reads it (a thread_local of this position-independent code costs a __tls_get_addr,
+// which AddressSanitizer intercepts).
+BlockRun* t_run = nullptr;
+
+// The seeded orders (blocks, and runnable threads between waits): a Fisher-Yates shuffle driven by
+// splitmix64, a few cycles per element where std::shuffle with mt19937_64 cost a tenth of the
+// simulated suite.
+struct OrderRng {
+  uint64_t state;
+  uint64_t next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [0, n) up to a bias below n / 2^64 (Lemire's multiply-shift).
+  uint64_t below(uint64_t n) { return static_cast<uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64); }
+};
+
+template <class T>
+void shuffle_in_place(std::vector<T>& v, OrderRng& rng) {
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.below(i)]);
+}
 
 // One pool of stacks, reused by every block (one block runs at a time: sim_lock).
 SimThread* thread_pool() {
@@ -223,32 +245,42 @@ void syncthreads(const char* file, int line) {
 }
 
 // What is wrong with a shuffle call, "" when nothing. A separate function, so that no string
-// buffer is left on a thread's stack when fail_in_thread abandons it.
+// buffer is left on a thread's stack when fail_in_thread abandons it. The checks come first and
+// cost a few integer operations: the message is built only for a call that is wrong (every
+// shuffle of every reduction passes through here twice).
 __attribute__((noinline)) std::string shuffle_problem(const SimThread& self, int count,
                                                       unsigned mask, int width, int source,
                                                       const char* file, int line) {
   const int warp = self.linear / 32, lane = self.linear % 32;
   const int lanes = std::min(32, count - warp * 32);
   const unsigned existing = lanes == 32 ? 0xffffffffu : ((1u << lanes) - 1u);
+  const bool bad_source = source >= 0 && !(mask >> source & 1u);
+  const bool bad_lanes = source < 0 && (mask & ~existing) != 0;
+  const bool bad_caller = source < 0 && !(mask >> lane & 1u);
+  const bool bad_width = source < 0 && (width < 1 || width > 32 || (width & (width - 1)) != 0);
+  if (!bad_source && !bad_lanes && !bad_caller && !bad_width) return "";
   std::ostringstream os;
   os << "__shfl_down_sync at " << where(file, line) << " in thread " << self.linear << " of "
      << block_name() << ": " << std::hex;
-  if (source >= 0) {
-    if (mask >> source & 1u) return "";
+  if (bad_source) {
     os << std::dec << "lane " << lane << " reads lane " << source
        << ", which is not in the mask 0x" << std::hex << mask
        << " (its value is undefined on a GPU)";
-  } else if (mask & ~existing) {
+  } else if (bad_lanes) {
     os << "mask 0x" << mask << std::dec << " names lanes that do not exist (warp " << warp
        << " has " << lanes << " threads: blockDim is not a multiple of 32)";
-  } else if (!(mask >> lane & 1u)) {
+  } else if (bad_caller) {
     os << "mask 0x" << mask << std::dec << " does not include the calling lane " << lane;
-  } else if (width < 1 || width > 32 || (width & (width - 1)) != 0) {
-    os << std::dec << "width " << width << " is not a power of two <= 32";
   } else {
-    return "";
+    os << std::dec << "width " << width << " is not a power of two <= 32";
   }
   return os.str();
+}
+
+// The common case of shuffle_problem without a call: a full warp, a full mask, a valid width.
+inline bool plainly_valid_shuffle(const SimThread& self, int count, unsigned mask, int width) {
+  return mask == 0xffffffffu && (self.linear / 32) * 32 + 32 <= count && width >= 1 &&
+         width <= 32 && (width & (width - 1)) == 0;
 }
 
 uint64_t shfl_down(unsigned mask, uint64_t bits, unsigned delta, int width, const char* file,
@@ -256,7 +288,8 @@ uint64_t shfl_down(unsigned mask, uint64_t bits, unsigned delta, int width, cons
   BlockRun& run = *t_run;
   SimThread& self = *run.current;
   const int warp = self.linear / 32, lane = self.linear % 32;
-  {
+  const bool plain = plainly_valid_shuffle(self, run.count, mask, width);
+  if (!plain) {
     std::string problem = shuffle_problem(self, run.count, mask, width, -1, file, line);
     if (!problem.empty()) fail_in_thread(std::move(problem));
   }
@@ -271,7 +304,7 @@ uint64_t shfl_down(unsigned mask, uint64_t bits, unsigned delta, int width, cons
   const int segment = lane & ~(width - 1);
   const int source = lane + static_cast<int>(delta);
   if (delta >= 32u || source >= segment + width) return bits;  // out of the segment: own value
-  {
+  if (!plain) {  // a full mask holds every source lane
     std::string problem = shuffle_problem(self, run.count, mask, width, source, file, line);
     if (!problem.empty()) fail_in_thread(std::move(problem));
   }
@@ -286,8 +319,8 @@ std::string run_grid(dim3 grid, dim3 block, const std::function<void()>& thread_
   const int count = static_cast<int>(block.x * block.y * block.z);
   std::vector<uint64_t> order(blocks);
   for (uint64_t i = 0; i < blocks; ++i) order[i] = i;
-  std::mt19937_64 rng(order_seed);
-  std::shuffle(order.begin(), order.end(), rng);
+  OrderRng rng{order_seed};
+  shuffle_in_place(order, rng);
 
   BlockRun run;
   run.threads = thread_pool();
@@ -319,7 +352,7 @@ std::string run_grid(dim3 grid, dim3 block, const std::function<void()>& thread_
       runnable.clear();
       for (int i = 0; i < count; ++i)
         if (run.threads[i].state == State::kRunnable) runnable.push_back(&run.threads[i]);
-      std::shuffle(runnable.begin(), runnable.end(), rng);
+      shuffle_in_place(runnable, rng);
       for (SimThread* t : runnable) {
         resume(run, *t);
         if (!run.error.empty()) break;

@@ -5,10 +5,12 @@
 // Accumulation is in the element type, in order of k; real cuBLAS blocks the sum differently, so
 // tests compare its results with a tolerance, never bit for bit. TF32 math mode rounds the float
 // inputs to TF32 (10 mantissa bits, to nearest, ties away, as cvt.rna.tf32.f32) before the sum.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "cublas_v2.h"
 #include "state.h"
@@ -95,18 +97,33 @@ cublasStatus_t gemm(const char* fn, cublasHandle_t handle, cublasOperation_t ta,
                   auto in = [tf32](T v) {
                     return tf32 ? static_cast<T>(round_to_tf32(static_cast<float>(v))) : v;
                   };
+                  // Every C(i, j) is sum_{p = 0..k-1} op(A)(i, p) op(B)(p, j), added in
+                  // increasing p from 0. With op(A) = A the loops run p outside i, so that A is
+                  // read down its columns (contiguous); the order of each sum is the same.
+                  auto b_at = [&](int p, int j) {
+                    return in(tb == CUBLAS_OP_N ? B[p + static_cast<size_t>(j) * ldb]
+                                                : B[j + static_cast<size_t>(p) * ldb]);
+                  };
+                  std::vector<T> sum(static_cast<size_t>(m));
                   for (int j = 0; j < n; ++j) {
-                    for (int i = 0; i < m; ++i) {
-                      T sum = 0;
+                    if (ta == CUBLAS_OP_N) {
+                      std::fill(sum.begin(), sum.end(), T(0));
                       for (int p = 0; p < k; ++p) {
-                        const T av = ta == CUBLAS_OP_N ? A[i + static_cast<size_t>(p) * lda]
-                                                       : A[p + static_cast<size_t>(i) * lda];
-                        const T bv = tb == CUBLAS_OP_N ? B[p + static_cast<size_t>(j) * ldb]
-                                                       : B[j + static_cast<size_t>(p) * ldb];
-                        sum += in(av) * in(bv);
+                        const T bv = b_at(p, j);
+                        const T* col = A + static_cast<size_t>(p) * lda;
+                        for (int i = 0; i < m; ++i) sum[i] += in(col[i]) * bv;
                       }
+                    } else {
+                      for (int i = 0; i < m; ++i) {
+                        const T* row = A + static_cast<size_t>(i) * lda;
+                        T acc = 0;
+                        for (int p = 0; p < k; ++p) acc += in(row[p]) * b_at(p, j);
+                        sum[i] = acc;
+                      }
+                    }
+                    for (int i = 0; i < m; ++i) {
                       T& c = C[i + static_cast<size_t>(j) * ldc];
-                      c = b == T(0) ? a * sum : a * sum + b * c;
+                      c = b == T(0) ? a * sum[i] : a * sum[i] + b * c;
                     }
                   }
                   return cudaSuccess;
