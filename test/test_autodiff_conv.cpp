@@ -226,7 +226,9 @@ TEST_CASE("conv ops on CUDA equal the CPU: forward values and gradients", "[auto
   REQUIRE_FALSE(cuda.allow_tf32());
   const std::vector<ConvCase> cases = {
       {2, 3, 7, 9, 4, 4, 4, params(2, 2, 1, 1), "k4 s2 p1, odd sizes"},
-      {4, 64, 16, 16, 128, 4, 4, params(2, 2, 1, 1), "layer 2 channels, 16x16"},
+      // Batch 1 in the simulator (mrbm::test::gpu_scale_cases): its float64 reference loops
+      // dominate the simulated suite at batch 4.
+      {mrbm::test::gpu_scale_cases() ? 4 : 1, 64, 16, 16, 128, 4, 4, params(2, 2, 1, 1), "layer 2 channels, 16x16"},
       {3, 5, 9, 9, 6, 3, 3, params(1, 1, 1, 1), "stride 1"},
   };
   const double u = std::ldexp(1.0, -24);

@@ -549,8 +549,10 @@ struct DeviceBuffer {
 // (3-64-128-256-256, k 4, s 2, p 1) with the image scaled from 128 to 64 and the batch from 128
 // to 4, and two large ones with more elements than one grid pass of 65535 x 256 = 16.8M threads
 // covers (im2col: col entries; col2im: pixels), so the grid-stride loops run more than once.
+// The two large ones run on GPUs only (mrbm::test::gpu_scale_cases): 40M fibers would take
+// minutes in the simulator.
 std::vector<ConvShape> cuda_shapes() {
-  return {
+  std::vector<ConvShape> shapes = {
       shape(0, 3, 8, 8, 4, 4, 4, 2, 2, 1, 1),        // empty batch
       shape(2, 0, 8, 8, 4, 4, 4, 2, 2, 1, 1),        // no input channels: col has no rows
       shape(2, 3, 0, 0, 4, 1, 1, 1, 1, 1, 1),        // empty image, all-padding windows
@@ -562,9 +564,12 @@ std::vector<ConvShape> cuda_shapes() {
       shape(4, 64, 32, 32, 128, 4, 4, 2, 2, 1, 1),   // paper layer 2
       shape(4, 128, 16, 16, 256, 4, 4, 2, 2, 1, 1),  // paper layer 3
       shape(4, 256, 8, 8, 256, 4, 4, 2, 2, 1, 1),    // paper layer 4
-      shape(36, 32, 64, 64, 8, 4, 4, 2, 2, 1, 1),    // 18.9M col entries
-      shape(1, 5, 2048, 2048, 1, 1, 1, 1, 1, 0, 0),  // 21M pixels (and col entries)
   };
+  if (mrbm::test::gpu_scale_cases()) {
+    shapes.push_back(shape(36, 32, 64, 64, 8, 4, 4, 2, 2, 1, 1));    // 18.9M col entries
+    shapes.push_back(shape(1, 5, 2048, 2048, 1, 1, 1, 1, 1, 0, 0));  // 21M pixels (and col entries)
+  }
+  return shapes;
 }
 
 template <class T>

@@ -2,6 +2,7 @@
 // 0, 1, odd and large, fresh random inputs, outputs poisoned (NaN) before the call, and the same
 // samples for the same seed. Compiled in every build; skips without a device.
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "kernels/multinary.h"
@@ -51,8 +52,11 @@ using namespace mrbm::kernels;
 TEST_CASE("CUDA fused multinary pass equals the CPU reference", "[multinary][cuda]") {
   MRBM_REQUIRE_CUDA_DEVICE();
 #if defined(MRBM_WITH_CUDA)
-  const std::vector<std::pair<int64_t, int64_t>> sizes = {{0, 5}, {3, 0}, {1, 1}, {3, 7},
-                                                          {5, 1031}, {128, 4099}};
+  // Rows of 1031 and 4099 span 2 and 5 blocks of 1024 columns (kernels/multinary.cuh). 128 rows
+  // on GPUs, 3 in the simulator (mrbm::test::gpu_scale_cases: every unit kind and sampler at
+  // 128 x 4099 is 10M fibers of the exact samplers).
+  const std::vector<std::pair<int64_t, int64_t>> sizes = {
+      {0, 5}, {3, 0}, {1, 1}, {3, 7}, {5, 1031}, {mrbm::test::gpu_scale_cases() ? 128 : 3, 4099}};
   uint64_t seed = 1;
   for (const auto& uc : mrbm::test::all_unit_cases()) {
     DeviceBuffer<double> table(uc.table ? uc.table->size() : 1);
@@ -126,6 +130,59 @@ TEST_CASE("CUDA fused multinary pass equals the CPU reference", "[multinary][cud
       }
     }
   }
+#endif
+}
+
+// Issue 12, 6g: a row of more than 1024 columns spans several blocks, which used to add their
+// partial sums to row_phi with atomics in whatever order they finished, so free energies and
+// losses differed in the last bits from run to run. With row_partials the blocks' sums are added
+// in block order: the same bits on every launch. (In the simulator every launch runs the blocks
+// in another shuffled order, so the atomic version fails here; on a GPU it fails by chance.)
+TEST_CASE("CUDA row free energies have the same bits on every launch", "[multinary][cuda]") {
+  MRBM_REQUIRE_CUDA_DEVICE();
+#if defined(MRBM_WITH_CUDA)
+  const auto uc = mrbm::test::all_unit_cases().front();
+  const int64_t rows = 3, cols = 40 * kMultinaryColumnsPerBlock + 17;  // 41 blocks per row
+  REQUIRE(multinary_row_partials_count(rows, cols) == rows * 41);
+  // Pre-activations over several orders of magnitude, so that the order of the sum matters.
+  auto x = mrbm::test::random_floats(rows * cols, -30.0f, 30.0f, 77);
+  for (size_t i = 0; i < x.size(); i += 97) x[i] *= 1000.0f;
+  DeviceBuffer<float> d_x(x.size());
+  d_x.upload(x);
+  DeviceBuffer<double> d_phi(rows), d_partials(multinary_row_partials_count(rows, cols));
+  DeviceBuffer<double> table(uc.table ? uc.table->size() : 1);
+  MultinaryArgs a;
+  a.x = d_x.ptr;
+  a.rows = rows;
+  a.cols = cols;
+  a.unit = uc.unit;
+  if (uc.table) {
+    table.upload(*uc.table);
+    a.unit.table = table.ptr;
+  }
+  a.row_phi = d_phi.ptr;
+  a.row_partials = d_partials.ptr;
+  std::vector<std::vector<double>> runs;
+  for (int run = 0; run < 4; ++run) {
+    d_phi.upload(std::vector<double>(rows, std::numeric_limits<double>::quiet_NaN()));
+    REQUIRE(multinary_forward_cuda(a, nullptr) == cudaSuccess);
+    REQUIRE(cudaDeviceSynchronize() == cudaSuccess);
+    runs.push_back(d_phi.download());
+  }
+  std::vector<double> cpu_phi(rows);
+  MultinaryArgs c = a;
+  c.x = x.data();
+  c.unit = uc.unit;
+  c.row_phi = cpu_phi.data();
+  c.row_partials = nullptr;
+  REQUIRE(multinary_forward_cpu(c) == Status::kOk);
+  for (int run = 1; run < 4; ++run) {
+    for (int64_t r = 0; r < rows; ++r) {
+      INFO("run " << run << " row " << r);
+      CHECK(std::memcmp(&runs[run][r], &runs[0][r], sizeof(double)) == 0);
+    }
+  }
+  for (int64_t r = 0; r < rows; ++r) CHECK(close(runs[0][r], cpu_phi[r], 1e-10));
 #endif
 }
 

@@ -39,6 +39,19 @@ inline int cuda_device_count() {
 #endif
 }
 
+// True in the CUDA simulator build (docs/building.md, "The CUDA simulator"). There every CUDA
+// thread is a fiber and every CPU reference runs under AddressSanitizer, about 100x slower than a
+// GPU's whole launch, so a [cuda] test keeps its structural cases (empty, one element, partial and
+// several blocks, odd shapes, both devices, the grid-stride wrap where a test names it) and leaves
+// its GPU-scale sizes, which test throughput-sized inputs rather than another code path, to real
+// GPUs: `if (gpu_scale_cases()) cases.push_back(...)`.
+#if defined(MRBM_CUDA_SIMULATOR)
+inline constexpr bool kSimulatedCuda = true;
+#else
+inline constexpr bool kSimulatedCuda = false;
+#endif
+inline constexpr bool gpu_scale_cases() { return !kSimulatedCuda; }
+
 }  // namespace mrbm::test
 
 // First statement of every [cuda] test: without a device the test prints the skip marker that
