@@ -86,6 +86,14 @@ void forward_float32(Tape& tape, const Tensor& x, const kernels::UnitSpec& unit,
   }
 #if defined(MRBM_WITH_CUDA)
   CudaDeviceGuard device_guard(tape.cuda().device_index());  // the stream's device
+  // Per-block partials of row_phi, so that free energies have the same bits on every run (a conv
+  // layer's rows span several blocks). Freed on the stream that uses it (stream-ordered reuse).
+  Tensor partials;
+  const int64_t partial_count = row_phi ? kernels::multinary_row_partials_count(rows, cols) : 0;
+  if (partial_count > 0) {
+    partials = Tensor::empty({partial_count}, DType::kFloat64, x.device(), tape.stream());
+    a.row_partials = partials.data<double>();
+  }
   MRBM_LAUNCH_CHECK(kernels::multinary_forward_cuda(a, tape.stream()));
 #else
   (void)tape;

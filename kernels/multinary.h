@@ -33,6 +33,12 @@ struct MultinaryArgs {
   float* var = nullptr;       // rows x cols
   float* sample = nullptr;    // rows x cols
   double* row_phi = nullptr;  // rows
+  // CUDA only, optional: device scratch of multinary_row_partials_count(rows, cols) doubles.
+  // With it, a row that spans several blocks has its row_phi summed from per-block partials in a
+  // fixed order, so row_phi has the same bits on every run; without it, the blocks add with
+  // atomics, whose order (and so the last bits) varies from run to run. Rows of at most
+  // kMultinaryColumnsPerBlock columns are reproducible either way. The CPU ignores it.
+  double* row_partials = nullptr;
   // inputs
   const float* x = nullptr;     // rows x cols pre-activations
   const float* bias = nullptr;  // cols / bias_inner values, or null
@@ -48,6 +54,16 @@ struct MultinaryArgs {
   int64_t first_element = 0;         // global index of element 0 for the generator: a pass split
                                      // into pieces draws what one whole pass would draw
 };
+
+// Columns of one row that one CUDA block evaluates (kernels/multinary.cuh: 256 threads x 4).
+constexpr int64_t kMultinaryColumnsPerBlock = 1024;
+
+// The doubles of MultinaryArgs::row_partials a pass of rows x cols needs: 0 when every row fits
+// in one block (nothing to combine) or there is nothing to sum.
+inline int64_t multinary_row_partials_count(int64_t rows, int64_t cols) {
+  const int64_t blocks = (cols + kMultinaryColumnsPerBlock - 1) / kMultinaryColumnsPerBlock;
+  return rows > 0 && blocks > 1 ? rows * blocks : 0;
+}
 
 // Checks sizes, pointers and the unit spec; shared by the CPU and CUDA entry points (inline so that
 // the header-only launcher of kernels/multinary.cuh needs no compiled part of mrbm).
