@@ -29,7 +29,10 @@ check_cxx_source_runs("#include <immintrin.h>
 int main() { volatile double a = 1.5; __m128d x = _mm_set1_pd(a);
              return _mm_cvtsd_f64(_mm_fmadd_pd(x, x, x)) == 3.75 ? 0 : 1; }" MRBM_SIM_HOST_HAS_FMA)
 unset(CMAKE_REQUIRED_FLAGS)
-set(MRBM_SIM_DEVICE_OPTIONS -xc++ -ffp-contract=fast -Wno-unknown-pragmas)
+# -O3 last: nvcc optimizes device code whatever the host flags (ptxas -O3), and GCC contracts
+# only when it optimizes, so a device translation unit of a -O0 target (the tests') would
+# otherwise run uncontracted.
+set(MRBM_SIM_DEVICE_OPTIONS -xc++ -ffp-contract=fast -Wno-unknown-pragmas -O3)
 if(MRBM_SIM_HOST_HAS_FMA)
   list(APPEND MRBM_SIM_DEVICE_OPTIONS -mfma)
 else()

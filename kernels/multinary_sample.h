@@ -59,9 +59,16 @@ MRBM_HD float sample_exact_copies(const UnitSpec& u, const UnitConstants& c, flo
 
 // The gaussian sampler's draw from a standard normal xi: clip(f + sqrt(f') xi, 0, N) (finite x),
 // 0 where it would be below FLT_MIN (flush_denormal, kernels/multinary_math.h: f + sqrt(f') xi can
-// cancel into a denormal even when f and f' are normal).
+// cancel into a denormal even when f and f' are normal). The product and the sum are rounded
+// separately on both devices: nvcc would contract them into one FMA (--fmad=true, seen in the
+// PTX), the CPU build never contracts (-ffp-contract=off), and the two would differ in the last
+// bit (issue 12, 6f). sqrtf is correctly rounded on both (nvcc's default -prec-sqrt=true).
 MRBM_HD float gaussian_sample(float mean, float var, float n, float xi) {
+#if defined(__CUDA_ARCH__)
+  const float h = flush_denormal(__fadd_rn(mean, __fmul_rn(::sqrtf(var), xi)));
+#else
   const float h = flush_denormal(mean + ::sqrtf(var) * xi);
+#endif
   return h < 0.0f ? 0.0f : (h > n ? n : h);
 }
 
