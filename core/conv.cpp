@@ -32,10 +32,15 @@
 // in shared memory (no col buffer), not a different chunking.
 //
 // cuDNN path: one descriptor set per call (cheap host calls); the algorithm is chosen once per
-// (operation, shape, device, math mode) with cudnnFind* (timed, the fastest first; falls back to
-// the cudnnGet*_v7 heuristics if Find fails) and cached; the workspace is the context's. Math:
-// CUDNN_FMA_MATH unless the context allows TF32, so the results keep float32 accuracy like the
-// cuBLAS GEMMs of core/gemm.h.
+// (operation, shape, device, math mode) with cudnnFind*Ex (timed, the fastest first; falls back to
+// the cudnnGet*_v7 heuristics if Find fails) and cached. The search runs in the context's
+// workspace (grown to kCudnnWorkspaceLimit), so no memory is allocated outside the caching
+// allocator, and writes a scratch output, so that an accumulating call (beta = 1) is not
+// clobbered by the trial runs. Only deterministic algorithms are chosen (perf.determinism): the
+// atomic backward-data and backward-filter algorithms that cudnnFind may rank first would break
+// the bit-exact resume promise of docs/architecture.md (issue 12, 6d). Math: CUDNN_FMA_MATH unless
+// the context allows TF32, so the results keep float32 accuracy like the cuBLAS GEMMs of
+// core/gemm.h.
 #include "core/conv.h"
 
 #include <algorithm>
@@ -431,20 +436,21 @@ struct CudnnAlgoChoice {
   size_t workspace = 0;
 };
 
-// Algorithms needing more workspace than this are skipped (the context's workspace grows to the
-// chosen algorithm's need and is kept).
-constexpr size_t kCudnnWorkspaceLimit = size_t{1} << 30;
+// Algorithms needing more workspace than this are skipped; the search offers exactly this much
+// (the context's workspace grows to it once and is kept).
+constexpr size_t kCudnnWorkspaceLimit = size_t{256} << 20;
 
 bool is_tensor_op_math(cudnnMathType_t math) {
   return math == CUDNN_TENSOR_OP_MATH || math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;
 }
 
-// The first (fastest) usable entry: succeeded, fits the workspace limit, and uses tensor cores
-// (TF32) only when the context allows it.
+// The first (fastest) usable entry: succeeded, fits the workspace limit, deterministic, and uses
+// tensor cores (TF32) only when the context allows it.
 template <class Perf>
 bool pick_algo(const Perf* perf, int count, bool allow_tf32, CudnnAlgoChoice* choice) {
   for (int i = 0; i < count; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kCudnnWorkspaceLimit) continue;
+    if (perf[i].determinism != CUDNN_DETERMINISTIC) continue;
     if (!allow_tf32 && is_tensor_op_math(perf[i].mathType)) continue;
     choice->algo = static_cast<int>(perf[i].algo);
     choice->math = allow_tf32 ? perf[i].mathType : CUDNN_FMA_MATH;
@@ -453,17 +459,25 @@ bool pick_algo(const Perf* perf, int count, bool allow_tf32, CudnnAlgoChoice* ch
   return false;
 }
 
-CudnnAlgoChoice search_algo(ConvOp op, cudnnHandle_t handle, const CudnnDescriptors& d,
-                            bool allow_tf32) {
+// a and b are the call's inputs (as in cudnn_conv); out_shape the output's. The trial runs write
+// a scratch tensor from the caching allocator, never the caller's output.
+CudnnAlgoChoice search_algo(ConvOp op, CudaContext* cuda, const CudnnDescriptors& d,
+                            const Tensor& a, const Tensor& b, const Shape& out_shape) {
+  cudnnHandle_t handle = cuda->cudnn();
+  const bool allow_tf32 = cuda->allow_tf32();
+  Tensor scratch = Tensor::empty(out_shape, DType::kFloat32, a.device(), cuda->stream());
+  void* ws = cuda->workspace(kCudnnWorkspaceLimit);
+  const size_t ws_bytes = kCudnnWorkspaceLimit;
   CudnnAlgoChoice choice;
   int returned = 0;
   bool found = false;
   switch (op) {
-    case ConvOp::kForward: {
+    case ConvOp::kForward: {  // a = x, b = w
       cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-      if (cudnnFindConvolutionForwardAlgorithm(handle, d.x, d.w, d.conv, d.y,
-                                               CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned,
-                                               perf) == CUDNN_STATUS_SUCCESS)
+      if (cudnnFindConvolutionForwardAlgorithmEx(
+              handle, d.x, a.data<float>(), d.w, b.data<float>(), d.conv, d.y,
+              scratch.data<float>(), CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf, ws,
+              ws_bytes) == CUDNN_STATUS_SUCCESS)
         found = pick_algo(perf, returned, allow_tf32, &choice);
       if (!found && cudnnGetConvolutionForwardAlgorithm_v7(handle, d.x, d.w, d.conv, d.y,
                                                            CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
@@ -471,11 +485,12 @@ CudnnAlgoChoice search_algo(ConvOp op, cudnnHandle_t handle, const CudnnDescript
         found = pick_algo(perf, returned, allow_tf32, &choice);
       break;
     }
-    case ConvOp::kTranspose: {
+    case ConvOp::kTranspose: {  // a = y, b = w
       cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-      if (cudnnFindConvolutionBackwardDataAlgorithm(handle, d.w, d.y, d.conv, d.x,
-                                                    CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
-                                                    &returned, perf) == CUDNN_STATUS_SUCCESS)
+      if (cudnnFindConvolutionBackwardDataAlgorithmEx(
+              handle, d.w, b.data<float>(), d.y, a.data<float>(), d.conv, d.x,
+              scratch.data<float>(), CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned, perf, ws,
+              ws_bytes) == CUDNN_STATUS_SUCCESS)
         found = pick_algo(perf, returned, allow_tf32, &choice);
       if (!found && cudnnGetConvolutionBackwardDataAlgorithm_v7(
                         handle, d.w, d.y, d.conv, d.x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
@@ -483,11 +498,12 @@ CudnnAlgoChoice search_algo(ConvOp op, cudnnHandle_t handle, const CudnnDescript
         found = pick_algo(perf, returned, allow_tf32, &choice);
       break;
     }
-    case ConvOp::kWeightGrad: {
+    case ConvOp::kWeightGrad: {  // a = x, b = dy
       cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-      if (cudnnFindConvolutionBackwardFilterAlgorithm(handle, d.x, d.y, d.conv, d.w,
-                                                      CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
-                                                      &returned, perf) == CUDNN_STATUS_SUCCESS)
+      if (cudnnFindConvolutionBackwardFilterAlgorithmEx(
+              handle, d.x, a.data<float>(), d.y, b.data<float>(), d.conv, d.w,
+              scratch.data<float>(), CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned, perf, ws,
+              ws_bytes) == CUDNN_STATUS_SUCCESS)
         found = pick_algo(perf, returned, allow_tf32, &choice);
       if (!found && cudnnGetConvolutionBackwardFilterAlgorithm_v7(
                         handle, d.x, d.y, d.conv, d.w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
@@ -498,7 +514,7 @@ CudnnAlgoChoice search_algo(ConvOp op, cudnnHandle_t handle, const CudnnDescript
   }
   if (!found) {
     MRBM_THROW(CudaError, op_name(op) << ": cuDNN offers no usable algorithm for this shape "
-                                         "(workspace limit "
+                                         "(deterministic, workspace limit "
                                       << (kCudnnWorkspaceLimit >> 20) << " MiB"
                                       << (allow_tf32 ? "" : ", FMA math") << ")");
   }
@@ -525,7 +541,8 @@ CudnnAlgoChoice search_algo(ConvOp op, cudnnHandle_t handle, const CudnnDescript
 }
 
 CudnnAlgoChoice cached_algo(ConvOp op, const ConvShape& s, CudaContext* cuda,
-                            const CudnnDescriptors& d) {
+                            const CudnnDescriptors& d, const Tensor& a, const Tensor& b,
+                            const Shape& out_shape) {
   static std::mutex mutex;
   static std::map<CudnnAlgoKey, CudnnAlgoChoice> cache;
   const CudnnAlgoKey key{static_cast<int>(op),
@@ -536,7 +553,7 @@ CudnnAlgoChoice cached_algo(ConvOp op, const ConvShape& s, CudaContext* cuda,
   std::lock_guard<std::mutex> lock(mutex);
   auto it = cache.find(key);
   if (it != cache.end()) return it->second;
-  const CudnnAlgoChoice choice = search_algo(op, cuda->cudnn(), d, cuda->allow_tf32());
+  const CudnnAlgoChoice choice = search_algo(op, cuda, d, a, b, out_shape);
   cache.emplace(key, choice);
   return choice;
 }
@@ -544,7 +561,7 @@ CudnnAlgoChoice cached_algo(ConvOp op, const ConvShape& s, CudaContext* cuda,
 void cudnn_conv(ConvOp op, Tensor& out, const Tensor& a, const Tensor& b, const ConvShape& s,
                 double beta, CudaContext* cuda) {
   CudnnDescriptors d(s, cuda->allow_tf32() ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH);
-  const CudnnAlgoChoice choice = cached_algo(op, s, cuda, d);
+  const CudnnAlgoChoice choice = cached_algo(op, s, cuda, d, a, b, out.shape());
   MRBM_CUDNN_CHECK(cudnnSetConvolutionMathType(d.conv, choice.math));
   void* workspace = choice.workspace > 0 ? cuda->workspace(choice.workspace) : nullptr;
   const float alpha_f = 1.0f;

@@ -505,7 +505,7 @@ TEST_CASE("CUDA conv algorithms equal the CPU reference", "[conv][cuda]") {
 #if defined(MRBM_WITH_CUDA)
   mrbm::CudaContext cuda;
   REQUIRE_FALSE(cuda.allow_tf32());  // the float32 error model assumes full float32 products
-  const std::vector<ConvCase> cases = {
+  std::vector<ConvCase> cases = {
       {2, 3, 16, 16, 8, 4, 4, params(2, 2, 1, 1), "layer 1 scaled down (3 -> 8)"},
       {2, 64, 16, 16, 128, 4, 4, params(2, 2, 1, 1), "layer 2 channels (64 -> 128), 16x16"},
       {2, 128, 8, 8, 256, 4, 4, params(2, 2, 1, 1), "layer 3 channels (128 -> 256), 8x8"},
@@ -515,9 +515,11 @@ TEST_CASE("CUDA conv algorithms equal the CPU reference", "[conv][cuda]") {
       {2, 3, 9, 9, 5, 3, 3, params(1, 1, 1, 1), "stride 1"},
       {2, 2, 10, 11, 3, 3, 3, params(3, 3, 0, 0), "stride 3"},
       {2, 4, 5, 8, 5, 3, 4, params(2, 1, 0, 2), "mixed strides"},
-      {16, 32, 32, 32, 64, 4, 4, params(2, 2, 1, 1), "batch 16, 32x32"},
       {0, 3, 8, 8, 4, 4, 4, params(2, 2, 1, 1), "empty batch"},
   };
+  // 67M products per op: GPUs only (mrbm::test::gpu_scale_cases); the simulator's cuBLAS and the
+  // float64 reference would take minutes. The cases above cover the same code paths.
+  if (mrbm::test::gpu_scale_cases()) cases.push_back({16, 32, 32, 32, 64, 4, 4, params(2, 2, 1, 1), "batch 16, 32x32"});
   uint64_t seed = 5000;
   for (const ConvCase& c : cases) {
     for (Op op : kOps) {
@@ -549,5 +551,45 @@ TEST_CASE("CUDA conv algorithms equal the CPU reference", "[conv][cuda]") {
   CHECK_THROWS_AS(mrbm::conv2d(y, x, w, ConvParams{}, 0.0, nullptr, ConvAlgo::kIm2col),
                   mrbm::InvalidArgument);
   cuda.synchronize();
+#endif
+}
+
+// Issue 12, 6d: cudnnFind ranks algorithms by time alone, and the fastest backward-data and
+// backward-filter algorithms of some shapes add with atomics, so two identical calls could differ
+// in the last bits and a resumed run would leave the uninterrupted one. mrbm picks deterministic
+// algorithms only: the same call twice gives the same bits. cuDNN builds on a GPU only (the
+// simulator has no cuDNN).
+TEST_CASE("cuDNN convolutions give the same bits on every call", "[conv][cuda]") {
+  MRBM_REQUIRE_CUDA_DEVICE();
+#if defined(MRBM_WITH_CUDA)
+  mrbm::CudaContext cuda;
+  if (!cuda.has_cudnn()) {
+    std::printf("note: no cuDNN in this build: nothing to check\n");
+    return;
+  }
+  const std::vector<ConvCase> cases = {
+      {128, 1, 28, 28, 64, 4, 4, params(2, 2, 1, 1), "paper layer 1, batch 128"},
+      {128, 64, 14, 14, 128, 4, 4, params(2, 2, 1, 1), "paper layer 2, batch 128"},
+      {128, 128, 7, 7, 256, 4, 4, params(2, 2, 1, 1), "paper layer 3, batch 128"},
+  };
+  uint64_t seed = 7000;
+  for (const ConvCase& c : cases) {
+    for (Op op : kOps) {
+      INFO(c.name << ", " << op_name(op));
+      const Tensor a = make_tensor(random_doubles(mrbm::shape_numel(a_shape(op, c)), ++seed), a_shape(op, c), DType::kFloat32).to(cuda.device(), cuda.stream());
+      const Tensor b = make_tensor(random_doubles(mrbm::shape_numel(b_shape(op, c)), ++seed), b_shape(op, c), DType::kFloat32).to(cuda.device(), cuda.stream());
+      Tensor first = Tensor::empty(out_shape(op, c), DType::kFloat32, cuda.device(), cuda.stream());
+      Tensor second = Tensor::empty(out_shape(op, c), DType::kFloat32, cuda.device(), cuda.stream());
+      for (int call = 0; call < 3; ++call) {  // the first call searches; later calls reuse it
+        run(op, call == 0 ? first : second, a, b, c.params, 0.0, &cuda, ConvAlgo::kCudnn);
+        if (call == 0) continue;
+        const std::vector<float> x = first.to_vector<float>(cuda.stream());
+        const std::vector<float> y = second.to_vector<float>(cuda.stream());
+        int64_t differ = 0;
+        for (size_t i = 0; i < x.size(); ++i) differ += !mrbm::test::same_bits(x[i], y[i]);
+        CHECK(differ == 0);
+      }
+    }
+  }
 #endif
 }
