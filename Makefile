@@ -28,10 +28,14 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
+# Every test: the normal build's suite, then the [cuda] tests under the CUDA simulator (sim-test),
+# so that the CUDA path runs on every machine, GPU or not. SIM=0 skips the simulated suite.
+SIM ?= 1
 test: build
 	@cd $(BUILD_DIR) && ctest --no-tests=error --output-on-failure -j $(JOBS)
-# Issue 12 wants `test` to run sim-test too; it is not wired in yet: the simulated [cuda] suite has
-# not had a complete green run within the 15-minute budget (docs/building.md, "How long").
+ifneq ($(SIM),0)
+	@$(MAKE) --no-print-directory sim-test
+endif
 
 # Builds mrbm against test/cuda_sim (g++, AddressSanitizer + UndefinedBehaviorSanitizer) and runs
 # every test labelled cuda-sim: the [cuda] tests, the embedding example and the simulator's own.
@@ -62,4 +66,4 @@ gpu-check:
 	@tools/gpu-check.sh stage
 
 clean:
-	@rm -rf $(BUILD_DIR)
+	@rm -rf $(BUILD_DIR) $(SIM_BUILD_DIR)
