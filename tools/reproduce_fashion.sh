@@ -183,8 +183,11 @@ train_run() {  # train_run NAME MODEL EVERY
     if [[ -f $dir/checkpoint.safetensors ]]; then
       logged "$name" train "$e" "$mrbm" train --out "$dir" --epochs "$e" --device "$device" --resume
     else
+      # `mrbm train` takes no --limit for "all" (-1 here).
+      local limit_args=()
+      [[ $limit == -1 ]] || limit_args=(--limit "$limit")
       logged "$name" train "$e" "$mrbm" train --model "$model" --data "$data" --epochs "$e" \
-        --limit "$limit" --seed "$seed" --device "$device" --out "$dir"
+        "${limit_args[@]}" --seed "$seed" --device "$device" --out "$dir"
     fi
     if [[ $e == "$epochs" ]] || { [[ $every == 1 ]] && classify_epoch "$e"; }; then
       classify "$name" "$dir" "$e"
