@@ -215,7 +215,7 @@ def main():
 
     g = torch.Generator().manual_seed(args.seed)
     rows = []
-    for index, L in enumerate(layer_shapes(args.preset), start=1):
+    for index, L in enumerate(layer_shapes(args.preset)):
         t = {
             "x": torch.rand(batch, L["cin"], L["h"], L["w"], generator=g) * 255.0,
             "h": torch.rand(batch, L["cout"], L["ho"], L["wo"], generator=g) * 255.0,

@@ -37,7 +37,7 @@
 // threads on the CPU, n = 2048; cuBLAS SGEMM without TF32 on CUDA, n = 8192), 2 n^3 flops, median
 // of the reps, checked at 16 entries against float64 dot products. Each conv row reports its
 // fraction of that ceiling (issue 3: >= 50% on the CPU), and on CUDA the ratio cuDNN time / im2col
-// time per layer and op (issue: >= 0.7 for the paper's layers 2-5 at batch 128).
+// time per layer and op (issue: >= 0.7 for the paper's layers 2-5, here 1-4, at batch 128).
 // Timing: warm-up, then the median of --reps runs: steady_clock on the CPU, CUDA events on the
 // context's stream (L2 warm: the ops read what the previous op of a training step just wrote).
 // Paired reference: kernels/conv_reference.h (float64).
@@ -172,7 +172,7 @@ const char* op_name(Op op) {
 }
 
 struct LayerDef {
-  int index = 0;  // 1-based conv layer number of the preset
+  int index = 0;  // the preset's layer number, from 0 as in features, classify and checkpoints
   ConvShape shape;
   double init_std = 0.0;
   std::string text;  // "3x64x64 -> 64x32x32"
@@ -186,7 +186,7 @@ std::vector<LayerDef> preset_layers(const layers::ModelSpec& spec, int64_t batch
   for (const layers::LayerSpec& l : spec.layers) {
     if (l.type != "conv") break;
     LayerDef d;
-    d.index = static_cast<int>(out.size()) + 1;
+    d.index = static_cast<int>(out.size());
     d.shape = kernels::make_conv_shape(batch, c, h, w, l.size, l.kernel, l.kernel, l.stride,
                                        l.stride, l.padding, l.padding);
     d.init_std = l.init_std > 0 ? l.init_std
@@ -638,7 +638,7 @@ void run_conv_bench(const Options& opt) {
   }
   if (!ratio_cells.empty()) {
     std::cout << "\nratios (im2col speed relative to the other algorithm; cuda goal >= 0.70 for "
-                 "layers 2-5 at batch 128)\n";
+                 "layers 1-4 at batch 128)\n";
     bench::print_table(std::cout, {"device", "layer", "op", "ratio of", "value"}, ratio_cells);
   }
 
