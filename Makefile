@@ -3,7 +3,7 @@
 BUILD_DIR ?= build
 # The CUDA simulator build (docs/building.md "The CUDA simulator"): the [cuda] tests on the CPU.
 SIM_BUILD_DIR ?= build-sim
-SIM_TARGETS := mrbm_tests cuda_sim_tests mrbm_embed_foreign_cuda
+SIM_TARGETS := mrbm_tests cuda_sim_tests mrbm_embed_foreign_cuda mrbm
 JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 
