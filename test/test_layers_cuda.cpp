@@ -38,8 +38,9 @@ Tensor images(const ModelSpec& s, int64_t n, uint64_t seed) {
                              {n, 1, s.height, s.width});
 }
 
-// The gradients of one step's loss, before any optimizer step (the step count `step` selects the
-// random streams, as in Trainer::step); the parameters' gradients are cleared again.
+// The gradients of the first step's loss (step 0 selects the random streams, as Trainer::step
+// does for a fresh optimizer), before any optimizer step; the parameters' gradients are cleared
+// again.
 std::vector<std::vector<float>> step_gradients(Dbn& dbn, const Tensor& images, uint64_t seed) {
   const Tensor input = dbn.prepare_input(images);
   autodiff::Tape tape = dbn.make_tape();
