@@ -178,36 +178,60 @@ Tensor Dbn::free_energy(const Tensor& input) const {
   return layers_[0]->free_energy(tape, Variable(v)).value();
 }
 
-Tensor Dbn::generate(int64_t count, int64_t gibbs_steps, uint64_t seed, const Tensor* start) const {
-  MRBM_CHECK(count > 0 && gibbs_steps >= 0, "generate: count > 0 and gibbs_steps >= 0");
+Tensor Dbn::top_start(int64_t count, uint64_t seed, const Tensor* start) const {
+  MRBM_CHECK(count > 0, "generate: count > 0");
+  const size_t top = layers_.size() - 1;
+  if (!start) return visible_noise(top, count, seed, 0xFFFFFFFEu);
+  MRBM_CHECK(start->size(0) == count, "generate: " << count << " images from a start of "
+                                                   << start->size(0));
   NoGradGuard no_grad;
   Tape tape = make_tape();
-  const size_t top = layers_.size() - 1;
-  const RbmLayer& top_layer = *layers_[top];
-  Tensor v;
-  if (start) {
-    MRBM_CHECK(start->size(0) == count, "generate: " << count << " images from a start of "
-                                                     << start->size(0));
-    v = *start;
-    for (size_t l = 0; l < top; ++l) v = up(tape, v, l);
-    if (top_layer.visible_shape().size() == 1 && v.dim() != 2) v = v.reshape({count, -1});
-  } else {
-    v = visible_noise(top, count, seed, 0xFFFFFFFEu);
-  }
-  return generate_from_top(v, gibbs_steps, seed);
+  Tensor v = *start;
+  for (size_t l = 0; l < top; ++l) v = up(tape, v, l);
+  if (layers_[top]->visible_shape().size() == 1 && v.dim() != 2) v = v.reshape({count, -1});
+  return v;
+}
+
+Tensor Dbn::generate(int64_t count, int64_t gibbs_steps, uint64_t seed, const Tensor* start) const {
+  GibbsOptions gibbs;
+  gibbs.steps = gibbs_steps;
+  return generate(count, gibbs, seed, start);
+}
+
+Tensor Dbn::generate(int64_t count, const GibbsOptions& gibbs, uint64_t seed, const Tensor* start) const {
+  MRBM_CHECK(gibbs.steps >= 0, "generate: gibbs_steps >= 0");
+  return generate_from_top(top_start(count, seed, start), gibbs, seed);
 }
 
 Tensor Dbn::generate_from_top(const Tensor& top_start, int64_t gibbs_steps, uint64_t seed) const {
-  MRBM_CHECK(gibbs_steps >= 0, "generate: gibbs_steps >= 0");
+  GibbsOptions gibbs;
+  gibbs.steps = gibbs_steps;
+  return generate_from_top(top_start, gibbs, seed);
+}
+
+Tensor Dbn::generate_from_top(const Tensor& top_start, const GibbsOptions& gibbs, uint64_t seed) const {
+  MRBM_CHECK(gibbs.steps >= 0, "generate: gibbs_steps >= 0");
+  MRBM_CHECK(gibbs.beta_start > 0 && gibbs.beta_start <= 1,
+             "generate: the annealing start beta must be in (0, 1], got " << gibbs.beta_start);
   NoGradGuard no_grad;
   Tape tape = make_tape();
   const size_t top = layers_.size() - 1;
   const RbmLayer& top_layer = *layers_[top];
   const int64_t count = top_start.size(0);
+  const uint64_t visible_seed = gibbs_step_seed(seed, kNoiseStep + 1);
   Tensor v = top_start;
-  for (int64_t s = 0; s < gibbs_steps; ++s) {
-    const Tensor h = top_layer.hidden_sample(tape, v, spec_.sampler, seed, static_cast<uint32_t>(s));
-    v = top_layer.visible_mean(tape, h);
+  for (int64_t s = 0; s < gibbs.steps; ++s) {
+    const double beta =
+        gibbs.beta_start == 1.0
+            ? 1.0
+            : gibbs.beta_start + (1.0 - gibbs.beta_start) * static_cast<double>(s + 1) /
+                                     static_cast<double>(gibbs.steps);
+    const auto offset = static_cast<uint32_t>(s);
+    const Tensor h = top_layer.hidden_sample(tape, v, spec_.sampler, seed, offset, beta);
+    const bool last = s + 1 == gibbs.steps;
+    v = gibbs.visible_samples && !last
+            ? top_layer.visible_sample(tape, h, spec_.sampler, visible_seed, offset, beta)
+            : top_layer.visible_mean(tape, h, beta);
   }
   // Top-down pass of means from the top layer's visible units to the image.
   for (size_t l = top; l-- > 0;) v = down(tape, v, l);

@@ -37,6 +37,17 @@ struct DbnLoss {
   std::vector<Tensor> chain_ends;          // persistent chains: each layer's chains after the step
 };
 
+// How generation runs the Gibbs chain in the top RBM (`mrbm sample`'s options, docs/cli.md).
+// Step s draws h ~ sampler(beta_s x(v)) from (seed, offset s), then v = f_v(beta_s y(h)), or with
+// visible_samples v ~ sampler(beta_s y(h)) from (gibbs_step_seed(seed, kNoiseStep + 1), offset s);
+// the last step always ends on the visible mean, the image an RBM sample is shown as.
+// Annealing: beta_s = beta_start + (1 - beta_start) (s + 1) / steps rises linearly to 1.
+struct GibbsOptions {
+  int64_t steps = 1000;
+  bool visible_samples = false;
+  double beta_start = 1.0;  // in (0, 1]; 1: no annealing
+};
+
 class Dbn {
  public:
   // Parameters initialized from `seed` on `device`; `cuda` is required for a CUDA device and must
@@ -76,6 +87,11 @@ class Dbn {
   // The same from the top RBM's visible states `top_start` [count, visible...] (e.g. the top
   // layer's persistent chains).
   Tensor generate_from_top(const Tensor& top_start, int64_t gibbs_steps, uint64_t seed) const;
+  // Both with the chain's options (the two above: visible means, no annealing).
+  Tensor generate(int64_t count, const GibbsOptions& gibbs, uint64_t seed, const Tensor* start) const;
+  Tensor generate_from_top(const Tensor& top_start, const GibbsOptions& gibbs, uint64_t seed) const;
+  // The top RBM's visible start of generate(): the up pass of `start` (images), or noise.
+  Tensor top_start(int64_t count, uint64_t seed, const Tensor* start) const;
 
   // Noise in layer l's visible space, [count, visible...] on this model's device: uniform noise
   // images over the input unit's range, passed up through layers 0..l-1 by hidden means. A

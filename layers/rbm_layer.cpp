@@ -114,18 +114,35 @@ Tensor RbmLayer::hidden_mean(Tape& tape, const Tensor& v) const {
   return autodiff::multinary_mean(tape, hidden_pre(tape, Variable(v)), hidden_.spec()).value();
 }
 
+namespace {
+Variable tempered(Tape& tape, const Variable& pre, double beta) {
+  return beta == 1.0 ? pre : autodiff::scale(tape, pre, beta);
+}
+}  // namespace
+
 Tensor RbmLayer::hidden_sample(Tape& tape, const Tensor& v, kernels::Sampler sampler,
-                               uint64_t seed, uint32_t offset) const {
+                               uint64_t seed, uint32_t offset, double beta) const {
   NoGradGuard no_grad;
   autodiff::SampleRequest request{sampler, seed, offset};
-  return autodiff::multinary(tape, hidden_pre(tape, Variable(v)), hidden_.spec(), false, false,
-                             request)
+  return autodiff::multinary(tape, tempered(tape, hidden_pre(tape, Variable(v)), beta),
+                             hidden_.spec(), false, false, request)
       .sample;
 }
 
-Tensor RbmLayer::visible_mean(Tape& tape, const Tensor& h) const {
+Tensor RbmLayer::visible_mean(Tape& tape, const Tensor& h, double beta) const {
   NoGradGuard no_grad;
-  return autodiff::multinary_mean(tape, visible_pre(tape, Variable(h)), visible_.spec()).value();
+  return autodiff::multinary_mean(tape, tempered(tape, visible_pre(tape, Variable(h)), beta),
+                                  visible_.spec())
+      .value();
+}
+
+Tensor RbmLayer::visible_sample(Tape& tape, const Tensor& h, kernels::Sampler sampler,
+                                uint64_t seed, uint32_t offset, double beta) const {
+  NoGradGuard no_grad;
+  autodiff::SampleRequest request{sampler, seed, offset};
+  return autodiff::multinary(tape, tempered(tape, visible_pre(tape, Variable(h)), beta),
+                             visible_.spec(), false, false, request)
+      .sample;
 }
 
 }  // namespace mrbm::layers

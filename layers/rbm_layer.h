@@ -90,11 +90,17 @@ class RbmLayer {
   ContrastiveStep contrastive_step(autodiff::Tape& tape, const autodiff::Variable& v,
                                    uint64_t seed, uint32_t offset,
                                    const NegativeChain& chain = {}) const;
-  // No-gradient helpers for sampling and evaluation.
+  // No-gradient helpers for sampling and evaluation. `beta` is an inverse temperature for
+  // generation: the pre-activation is multiplied by beta, i.e. the same unit in the RBM with
+  // parameters beta (W, a, b) (for binary units exactly p(v, h)^beta; a multinary unit's offsets
+  // stay fixed). beta = 1 (the default) is the model itself and adds no operation.
   Tensor hidden_mean(autodiff::Tape& tape, const Tensor& v) const;
   Tensor hidden_sample(autodiff::Tape& tape, const Tensor& v, kernels::Sampler sampler,
-                       uint64_t seed, uint32_t offset) const;
-  Tensor visible_mean(autodiff::Tape& tape, const Tensor& h) const;
+                       uint64_t seed, uint32_t offset, double beta = 1.0) const;
+  Tensor visible_mean(autodiff::Tape& tape, const Tensor& h, double beta = 1.0) const;
+  // v ~ sampler(y(h)) instead of its mean (the visible unit drawn like a hidden one).
+  Tensor visible_sample(autodiff::Tape& tape, const Tensor& h, kernels::Sampler sampler,
+                        uint64_t seed, uint32_t offset, double beta = 1.0) const;
 
  protected:
   // Creates W (init ~ N(0, std^2) from the counter-based generator), a = 0, b = 0 on `device`.
