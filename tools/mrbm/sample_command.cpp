@@ -21,6 +21,7 @@
 #include "tools/mrbm/model_loading.h"
 #include "tools/mrbm/option_checks.h"
 #include "tools/mrbm/partial_outputs.h"
+#include "tools/mrbm/sampling_plan.h"
 
 namespace mrbm::tools {
 namespace {
@@ -61,7 +62,10 @@ void check_output_folder(const std::string& path) {
 
 struct SampleArgs {
   std::string checkpoint, out = "samples.png", device = "auto", from, split = "test";
-  int64_t count = 64, gibbs_steps = 1000;
+  std::string start;          // "": as the model was trained (tools/mrbm/sampling_plan.h)
+  std::string visible = "mean";
+  int64_t count = 64, gibbs_steps = -1;  // -1: as the model was trained
+  double anneal_from = 1.0;
   uint64_t seed = 1;
 };
 
@@ -76,8 +80,43 @@ void run_sample(const SampleArgs& a) {
   const Device device = resolve_device_quietly(a.device, &device_note);
   LoadedModel m = load_model(a.checkpoint, device);
   const layers::Dbn& dbn = *m.dbn;
+  SamplingPlan plan = default_sampling(dbn.spec(), !dbn.chains().empty());
+  std::string why = plan.reason;
+  if (!a.start.empty() || !a.from.empty()) {
+    const SampleStart start = a.start.empty() ? SampleStart::kData : parse_sample_start(a.start);
+    if (start == SampleStart::kData && a.from.empty()) {
+      throw usage_error("--start data needs --from SPEC (the images whose up pass starts the chains)");
+    }
+    if (start != SampleStart::kData && !a.from.empty()) {
+      throw usage_error("--from starts the chains from data; it cannot go with --start " + a.start);
+    }
+    if (start == SampleStart::kPersistent && dbn.chains().empty()) {
+      MRBM_THROW(InvalidArgument, a.checkpoint << ": holds no persistent chains (its model was trained with "
+                                               << layers::chain_start_name(dbn.spec().negative.start)
+                                               << "-started chains); use --start noise or --from SPEC");
+    }
+    if (start != plan.start) {
+      plan.start = start;
+      why = "--start " + std::string(sample_start_name(start));
+      // A start other than the training's keeps the trained chains' length only where it
+      // continues them; elsewhere long chains, as from noise for a CD model.
+      if (a.gibbs_steps < 0 && start != SampleStart::kPersistent) plan.gibbs.steps = 1000;
+    }
+  }
+  if (a.gibbs_steps >= 0) {
+    plan.gibbs.steps = a.gibbs_steps;
+    why += "; --gibbs-steps " + std::to_string(a.gibbs_steps);
+  }
+  if (plan.start == SampleStart::kPersistent && a.count > dbn.chains().back().size(0)) {
+    const int64_t m = dbn.chains().back().size(0);
+    MRBM_THROW(InvalidArgument, a.count << " samples from the " << m
+                                        << " persistent chains of the checkpoint: ask for at most " << m
+                                        << " (--count), or start from noise (--start noise)");
+  }
+  plan.gibbs.visible_samples = a.visible == "sample";
+  plan.gibbs.beta_start = a.anneal_from;
   Tensor start;
-  if (!a.from.empty()) {
+  if (plan.start == SampleStart::kData) {
     const data::Dataset d = load_images(a.from, a.split, a.count, dbn.spec());
     if (d.count != a.count) {
       MRBM_THROW(InvalidArgument, "--from " << a.from << ": its " << a.split << " split holds "
@@ -88,10 +127,14 @@ void run_sample(const SampleArgs& a) {
     start = dbn.prepare_input(data::make_batch(d, idx));
   }
   if (!device_note.empty()) MRBM_LOG_INFO(device_note);
-  std::fprintf(stderr, "mrbm sample: %lld chains of %lld Gibbs steps on %s\n",
-               static_cast<long long>(a.count), static_cast<long long>(a.gibbs_steps),
-               to_string(device).c_str());
-  const Tensor images = dbn.to_pixels(dbn.generate(a.count, a.gibbs_steps, a.seed, a.from.empty() ? nullptr : &start));
+  std::string extras;
+  if (plan.gibbs.visible_samples) extras += ", visible units sampled";
+  if (plan.gibbs.beta_start != 1.0) extras += ", annealed from beta " + std::to_string(plan.gibbs.beta_start).substr(0, 6);
+  std::fprintf(stderr, "mrbm sample: %lld chains from %s, %lld Gibbs steps%s on %s (%s)\n",
+               static_cast<long long>(a.count), sample_start_name(plan.start),
+               static_cast<long long>(plan.gibbs.steps), extras.c_str(), to_string(device).c_str(),
+               why.c_str());
+  const Tensor images = dbn.to_pixels(run_sampling(dbn, plan, a.count, a.seed, start.defined() ? &start : nullptr));
   if (grid) {
     data::write_png_grid(a.out, images);
     std::fprintf(stderr, "mrbm sample: %lld images -> %s\n", static_cast<long long>(a.count), a.out.c_str());
@@ -151,9 +194,25 @@ void register_sample_command(CLI::App& app) {
       ->required()
       ->check(CLI::ExistingFile);
   cmd->add_option("--count", a->count, "Number of images")->capture_default_str()->check(integer_in(1));
-  cmd->add_option("--gibbs-steps", a->gibbs_steps, "Gibbs steps in the top RBM")
-      ->capture_default_str()
+  cmd->add_option("--gibbs-steps", a->gibbs_steps,
+                  "Gibbs steps in the top RBM (default: as the model was trained: k of its noise or "
+                  "persistent negative phase, 1000 for CD models and other starts)")
       ->check(integer_in(0));
+  cmd->add_option("--start", a->start,
+                  "Where the chains start: noise, data (needs --from) or persistent (the "
+                  "checkpoint's chains) (default: as the model was trained: persistent chains "
+                  "when it has them, else noise)")
+      ->check(CLI::IsMember({"noise", "data", "persistent"}));
+  cmd->add_option("--visible", a->visible,
+                  "The top RBM's visible units in the chain: mean (the mean given h, as in "
+                  "training) or sample (drawn with the model's sampler); the last step shows means")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"mean", "sample"}));
+  cmd->add_option("--anneal-from", a->anneal_from,
+                  "Anneal: the inverse temperature rises linearly from this beta in (0, 1] to 1 "
+                  "over the steps (1: no annealing)")
+      ->capture_default_str()
+      ->check(CLI::Range(1e-6, 1.0));
   cmd->add_option("--out", a->out,
                   "A .png file (one grid) or a folder (one PNG per image); its parent folder must exist")
       ->capture_default_str();

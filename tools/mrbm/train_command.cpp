@@ -33,6 +33,7 @@
 #include "tools/mrbm/option_checks.h"
 #include "tools/mrbm/progress.h"
 #include "tools/mrbm/run_folder.h"
+#include "tools/mrbm/sampling_plan.h"
 #include "tools/mrbm/train_log_likelihood.h"
 
 namespace mrbm::tools {
@@ -57,8 +58,11 @@ struct TrainArgs {
   int64_t limit = -1;
   int64_t log_every = 50;
   int64_t sample_count = 64;
-  int64_t gibbs_steps = 100;
+  int64_t gibbs_steps = -1;  // -1: as `mrbm sample` would (sampling_plan.h), at most 100 for CD models
   int threads = 0;  // 0: every core
+  // The model's negative phase (docs/math.md section 10), when given: "" / -1 keep the spec's.
+  std::string negative;
+  int64_t negative_steps = -1, chains = -1;
   bool resume = false;
   // Which options the command line gave (a resumed run compares those with run.json).
   bool model_given = false, data_given = false, out_given = false, epochs_given = false,
@@ -88,6 +92,15 @@ json run_record(const layers::ModelSpec& spec, const TrainArgs& a, int64_t image
           {"gibbs_steps", a.gibbs_steps}};
 }
 
+// --negative, --negative-steps, --chains: the spec with its negative phase replaced (the values are
+// checked by the option validators; run.json records the resulting spec).
+layers::ModelSpec with_negative_options(layers::ModelSpec spec, const TrainArgs& a) {
+  if (!a.negative.empty()) spec.negative.start = layers::parse_chain_start(a.negative);
+  if (a.negative_steps >= 0) spec.negative.steps = a.negative_steps;
+  if (a.chains >= 0) spec.negative.chains = a.chains;
+  return spec;
+}
+
 // --resume: the settings come from run.json. --model/--data/--batch/--seed/--limit that differ
 // are refused (they would silently train another run); --epochs and --lr may change, with a note,
 // and so may --log-every, --sample-count and --gibbs-steps (they change no parameter).
@@ -95,8 +108,9 @@ json run_record(const layers::ModelSpec& spec, const TrainArgs& a, int64_t image
 bool take_settings_from_run(const json& previous, const fs::path& run_json, TrainArgs& a,
                             layers::ModelSpec& spec, std::vector<std::string>& notes) {
   spec = layers::model_spec_from_json(previous.at("model_spec"), run_json.string() + ": model_spec");
-  if (a.model_given && layers::model_spec_to_json(layers::load_model_spec(a.model)) !=
-                           previous.at("model_spec")) {
+  if (a.model_given &&
+      layers::model_spec_to_json(with_negative_options(layers::load_model_spec(a.model), a)) !=
+          previous.at("model_spec")) {
     throw usage_error("--model " + a.model + " differs from the model of the run in " +
                                               run_json.parent_path().string() +
                                               " (a resumed run keeps its model; drop --model)");
@@ -107,6 +121,14 @@ bool take_settings_from_run(const json& previous, const fs::path& run_json, Trai
                                              "' (a resumed run keeps its data; drop --data)");
   }
   a.data = data;
+  // The negative phase is part of the model: a resumed run keeps it.
+  if (!(with_negative_options(spec, a).negative == spec.negative)) {
+    const layers::NegativePhase& n = spec.negative;
+    throw usage_error("--negative/--negative-steps/--chains differ from the negative phase of the run in " +
+                      run_json.parent_path().string() + " (" + chain_start_name(n.start) + ", " +
+                      std::to_string(n.steps) + " steps, " + std::to_string(n.chains) +
+                      " chains; a resumed run keeps its model: drop the options)");
+  }
   auto keep = [&](const char* option, bool given, auto& value, const char* key) {
     using T = std::decay_t<decltype(value)>;
     const T recorded = previous.at(key).get<T>();
@@ -215,7 +237,7 @@ void run_train(TrainArgs a) {
     }
     rewrite_run_json = take_settings_from_run(read_run_json(run_json), run_json, a, spec, notes);
   } else {
-    spec = layers::load_model_spec(a.model);
+    spec = with_negative_options(layers::load_model_spec(a.model), a);
     if (state == RunFolderState::kCheckpointed) {
       MRBM_THROW(IoError, out.string() << " already holds a run (" << run_json.filename().string()
                                        << "); pass --resume to continue it or choose another --out");
@@ -409,19 +431,30 @@ void run_train(TrainArgs a) {
       progress.finish("loss " + fmt("%.4g", loss_sum / std::max<int64_t>(steps_in_epoch, 1)));
 
       // End of epoch: evaluate, draw, checkpoint.
-      std::fprintf(stderr, "  epoch %lld: evaluating, drawing the sample grids (%lld Gibbs steps), saving the checkpoint\n",
-                   static_cast<long long>(epoch + 1), static_cast<long long>(a.gibbs_steps));
+      // The grids sample the way `mrbm sample` would by default: the model's own chains.
+      SamplingPlan plan = default_sampling(spec, !dbn.chains().empty());
+      if (a.gibbs_steps >= 0) {
+        plan.gibbs.steps = a.gibbs_steps;
+      } else if (spec.negative.start == layers::ChainStart::kData) {
+        plan.gibbs.steps = 100;  // an epoch's grid, not a final sample: 100 of mrbm sample's 1000
+      }
+      const int64_t sample_count = plan.start == SampleStart::kPersistent
+                                       ? std::min(a.sample_count, dbn.chains().back().size(0))
+                                       : a.sample_count;
+      std::fprintf(stderr, "  epoch %lld: evaluating, drawing the sample grids (%lld chains from %s, %lld Gibbs steps), saving the checkpoint\n",
+                   static_cast<long long>(epoch + 1), static_cast<long long>(sample_count),
+                   sample_start_name(plan.start), static_cast<long long>(plan.gibbs.steps));
       const double eval_mse = layers::mean_squared_error(
           eval_input, dbn.reconstruct(eval_input, dbn.num_layers()),
           255.0 / spec.input_unit.max_value(), cuda.get());
       const double gap = mean_of(dbn.free_energy(shuffled_input)) - mean_of(dbn.free_energy(eval_input));
       // Samples two ways: chains from uniform noise (the model's own fantasies), and chains started
       // from the evaluation images (the up pass of real data, then the same Gibbs steps).
-      const Tensor samples = dbn.generate(a.sample_count, a.gibbs_steps, a.seed + 7919, nullptr);
+      const Tensor samples = run_sampling(dbn, plan, sample_count, a.seed + 7919, nullptr);
       data::write_png_grid(pending_grid(out, kGridNames[0]).string(), dbn.to_pixels(samples));
       const int64_t from_count = std::min<int64_t>(a.sample_count, eval_input.size(0));
       const Tensor start = eval_input.rows(0, from_count);
-      const Tensor from_data = dbn.generate(from_count, a.gibbs_steps, a.seed + 7919, &start);
+      const Tensor from_data = dbn.generate(from_count, plan.gibbs, a.seed + 7919, &start);
       data::write_png_grid(pending_grid(out, kGridNames[1]).string(), dbn.to_pixels(from_data));
       const int64_t shown = std::min<int64_t>(32, eval.size(0));
       const Tensor recon = dbn.to_pixels(dbn.reconstruct(eval_input.rows(0, shown), dbn.num_layers()));
@@ -521,14 +554,29 @@ void register_train_command(CLI::App& app) {
   cmd->add_option("--sample-count", a->sample_count, "Images in samples.png")
       ->capture_default_str()
       ->check(integer_in(1));
-  cmd->add_option("--gibbs-steps", a->gibbs_steps, "Gibbs steps in the top RBM for samples.png")
-      ->capture_default_str()
+  cmd->add_option("--gibbs-steps", a->gibbs_steps,
+                  "Gibbs steps in the top RBM for samples.png and samples-from-data.png (default: "
+                  "as mrbm sample's default: k of a noise or persistent negative phase, 100 for CD "
+                  "models)")
       ->check(integer_in(0));
   cmd->add_option("--threads", a->threads,
                   "CPU threads of every CPU loop, GEMMs included (0: all cores; also on --device "
                   "cuda, for data loading and evaluation)")
       ->capture_default_str()
       ->check(integer_in(0, 4096));
+  cmd->add_option("--negative", a->negative,
+                  "Where the negative phase's chains start: data (CD-k), persistent (PCD-k) or "
+                  "noise (short-run chains); docs/math.md section 10 (default: the model's "
+                  "negative_phase.start, demo: data)")
+      ->check(CLI::IsMember({"data", "persistent", "noise"}));
+  cmd->add_option("--negative-steps", a->negative_steps,
+                  "Gibbs steps k of each negative chain (default: the model's negative_phase.steps, "
+                  "demo: 1)")
+      ->check(integer_in(1, 100000));
+  cmd->add_option("--chains", a->chains,
+                  "Chains per layer of persistent and noise negative phases (0: the batch size; "
+                  "default: the model's negative_phase.chains, demo: 0)")
+      ->check(integer_in(0, 1 << 20));
   add_train_log_likelihood_options(cmd, a->log_likelihood);
   cmd->add_flag("--resume", a->resume,
                 "Continue the run in --out from its checkpoint (model, data, seed, batch, limit and "
