@@ -293,6 +293,8 @@ QualityScores score_images(const QualityReference& ref, const std::vector<float>
   s.classifier_score = std::exp(kl);
   for (double h : histogram)
     if (h > 0) s.class_entropy -= h * std::log(h);
+  // One class only: the sum of h log h over rounded shares can end a few ulps below 0.
+  s.class_entropy = std::max(0.0, s.class_entropy);
   if (!labels.empty()) s.accuracy = static_cast<double>(right) / static_cast<double>(n);
   return s;
 }

@@ -23,6 +23,7 @@
 #include "tools/mrbm/commands.h"
 #include "tools/mrbm/feature_extraction.h"
 #include "tools/mrbm/model_loading.h"
+#include "tools/mrbm/sample_quality.h"
 
 namespace mrbm::tools {
 namespace {
@@ -41,7 +42,36 @@ struct EvaluateOptions {
   int64_t batch = 256;
   std::string device = "auto";
   std::string out = "-";
+  SampleQualityOptions quality;  // --samples
 };
+
+void write_json(const nlohmann::json& j, const std::string& out) {
+  const std::string text = j.dump(2) + "\n";
+  if (out == "-") {
+    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
+      MRBM_THROW(IoError, "stdout: write failed");
+    }
+  } else {
+    data::write_file_atomically(out, std::vector<uint8_t>(text.begin(), text.end()));
+    MRBM_LOG_INFO("evaluate: wrote " << out);
+  }
+}
+
+// --samples DIR: the generation metrics of tools/mrbm/sample_quality.h.
+void run_sample_quality(const EvaluateOptions& o) {
+  if (o.out != "-") check_output_path(o.out, "--out");
+  SampleQualityOptions q = o.quality;
+  q.data = o.data.empty() ? "fashion-mnist" : o.data;
+  q.seed = o.seed;
+  if (o.count >= 0) q.count = o.count;
+  const nlohmann::json j = evaluate_sample_quality(q);
+  write_json(j, o.out);
+  MRBM_LOG_INFO("evaluate: " << j["generated"]["images"].get<int64_t>() << " samples: Frechet distance "
+                             << j["generated"]["frechet"].get<double>() << " ("
+                             << j["frechet_vs_blurred"].get<double>() << "x the twice-blurred real images'), classifier score "
+                             << j["generated"]["classifier_score"].get<double>() << " ("
+                             << j["score_vs_real"].get<double>() << "x the real images')");
+}
 
 // The images `dataset` holds, as layer 0's visible values (binarized when `binarize`), `batch`
 // at a time; `use` gets each batch.
@@ -61,6 +91,15 @@ void for_each_input(const layers::Dbn& dbn, const data::Dataset& dataset, int64_
 }
 
 void run_evaluate(const EvaluateOptions& o) {
+  if (!o.quality.samples.empty()) {
+    if (o.log_likelihood) throw usage_error("--samples and --log-likelihood are two evaluations; give one");
+    run_sample_quality(o);
+    return;
+  }
+  if (!o.log_likelihood) throw usage_error("give --log-likelihood (with --checkpoint and --data) or --samples DIR");
+  if (o.checkpoint.empty() || o.data.empty()) {
+    throw usage_error("--log-likelihood needs --checkpoint and --data");
+  }
   const bool to_stdout = o.out == "-";
   if (!to_stdout) check_output_path(o.out, "--out");
   const data::DataSpec spec = data::parse_data_spec(o.data);
@@ -153,15 +192,7 @@ void run_evaluate(const EvaluateOptions& o) {
   j["mean_log_likelihood"] = mean;  // nats per image
   j["log_likelihood_std_error"] = count > 1 ? sd / std::sqrt(count) : 0.0;  // over the test images
   j["device"] = to_string(device);
-  const std::string text = j.dump(2) + "\n";
-  if (to_stdout) {
-    if (std::fwrite(text.data(), 1, text.size(), stdout) != text.size() || std::fflush(stdout) != 0) {
-      MRBM_THROW(IoError, "stdout: write failed");
-    }
-  } else {
-    data::write_file_atomically(o.out, std::vector<uint8_t>(text.begin(), text.end()));
-    MRBM_LOG_INFO("evaluate: wrote " << o.out);
-  }
+  write_json(j, o.out);
   MRBM_LOG_INFO("evaluate: log Z = " << estimate.log_z << " +- " << estimate.std_error
                                      << ", mean test log-likelihood " << mean << " nats per image");
 }
@@ -171,16 +202,34 @@ void run_evaluate(const EvaluateOptions& o) {
 void register_evaluate_command(CLI::App& app) {
   auto o = std::make_shared<EvaluateOptions>();
   CLI::App* cmd = app.add_subcommand(
-      "evaluate", "Test log-likelihood of layer 0 (log Z by annealed importance sampling) as JSON");
-  add_checkpoint_and_data_options(cmd, o->checkpoint, o->data);
-  // The only evaluation so far; required so that a bare `mrbm evaluate` is a usage error.
+      "evaluate",
+      "As JSON: the test log-likelihood of layer 0 (--log-likelihood: log Z by annealed importance "
+      "sampling) or the quality of generated images (--samples DIR)");
+  cmd->add_option("--checkpoint", o->checkpoint, "Trained model (checkpoint.safetensors; --log-likelihood)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--data", o->data,
+                  "Data set: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR, celeba:DIR, images:DIR "
+                  "(--log-likelihood: required; --samples: the data the samples imitate, default "
+                  "fashion-mnist)")
+      ->check(CLI::Validator(check_data_spec_syntax, "SPEC"));
   cmd->add_flag("--log-likelihood", o->log_likelihood,
-                "Estimate log Z by AIS and the mean test log-likelihood per image (nats)")
-      ->required();
+                "Estimate log Z by AIS and the mean test log-likelihood per image (nats)");
+  cmd->add_option("--samples", o->quality.samples,
+                  "Score the images of this folder (mrbm sample --out FOLDER): Frechet distance in "
+                  "the principal directions of the training pixels and a classifier score, beside "
+                  "real, blurred and noise images")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--reference-images", o->quality.reference_images,
+                  "--samples: training images that fit the feature space and the classifier (-1: all)")
+      ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40))
+      ->capture_default_str();
+  cmd->add_option("--dims", o->quality.dims, "--samples: principal directions of the feature space")
+      ->check(CLI::Range(int64_t{2}, int64_t{1024}))
+      ->capture_default_str();
   cmd->add_option("--split", o->split, "The split whose log-likelihood is measured")
       ->check(CLI::IsMember({"train", "valid", "test"}))
       ->capture_default_str();
-  cmd->add_option("--count", o->count, "Only the first K images of the split (-1: all)")
+  cmd->add_option("--count", o->count, "Only the first K images of the split, or of --samples (-1: all)")
       ->check(CLI::Range(int64_t{-1}, int64_t{1} << 40))
       ->capture_default_str();
   cmd->add_option("--base-count", o->base_count,
@@ -193,7 +242,7 @@ void register_evaluate_command(CLI::App& app) {
   cmd->add_option("--temperatures", o->temperatures, "AIS intermediate distributions K")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30))
       ->capture_default_str();
-  cmd->add_option("--seed", o->seed, "AIS random seed")->capture_default_str();
+  cmd->add_option("--seed", o->seed, "AIS random seed; --samples: the classifier's batch order")->capture_default_str();
   cmd->add_option("--binarize-seed", o->binarize_seed,
                   "Seed of the stochastic binarization (binary visible units)")
       ->capture_default_str();
