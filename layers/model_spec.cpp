@@ -262,7 +262,7 @@ ModelSpec make(const std::string& name, int64_t c, int64_t h, int64_t w, const U
 std::vector<std::string> preset_names() {
   return {"demo",          "paper-fashion",        "paper-fashion-binary", "paper-mnist",
           "paper-mnist-binary", "paper-cifar10",   "paper-cifar10-binary", "paper-celeba64",
-          "paper-celeba128"};
+          "paper-celeba128", "generate-fashion"};
 }
 
 ModelSpec preset(const std::string& name) {
@@ -284,6 +284,14 @@ ModelSpec preset(const std::string& name) {
   } else if (name == "paper-cifar10" || name == "paper-cifar10-binary") {
     s = make(name, 3, 32, 32, unit, {64, 128, 256}, {}, paper);
     s.joint = false;
+  } else if (name == "generate-fashion") {
+    // Generation from noise (docs/models.md "Generation"): a dense binary RBM trained with
+    // short-run chains from noise, so that 20 Gibbs steps from noise make garments. Binary, not
+    // 255-level, visible units: a closed-form unit with N = 255, s = N/4 is N s = 16256 binary
+    // copies, a near-deterministic unit whose Gibbs chains do not mix (measured there).
+    s = make(name, 1, 28, 28, binary(), {}, {500}, TrainingDefaults{1e-3, 64, 20});
+    s.negative.start = ChainStart::kNoise;
+    s.negative.steps = 20;
   } else if (name == "paper-celeba64") {
     s = make(name, 3, 64, 64, unit, {64, 128, 256, 256}, {1000, 500, 200, 100}, paper);
   } else if (name == "paper-celeba128") {

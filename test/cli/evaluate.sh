@@ -68,7 +68,7 @@ if expect_ok "${EVAL[@]}" --seed 4; then
     test "$(jq '.log_z' "$CAP/out")" != "$(jq '.log_z' "$TMP/a.json")"
 fi
 
-expect_error 2 "--log-likelihood is required" evaluate --checkpoint "$CKPT" --data fashion-mnist
+expect_error 2 "give --log-likelihood" evaluate --checkpoint "$CKPT" --data fashion-mnist
 expect_error 2 "--chains" "${EVAL[@]}" --chains 1
 # The tiny model's closed-form units (N = 15, s = N/4) have no exact sampler: refused, naming a
 # scale that would work.

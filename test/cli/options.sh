@@ -139,9 +139,9 @@ expect_error 1 "the largest is layer 0 (dense, 16777216 units: " \
 
 # --- what users look for ---------------------------------------------------------------------------
 if expect_ok presets; then
-  check "mrbm presets: one line per preset" test "$(wc -l <"$CAP/out")" = 9
+  check "mrbm presets: one line per preset" test "$(wc -l <"$CAP/out")" = 10
   for p in demo paper-fashion paper-fashion-binary paper-mnist paper-mnist-binary paper-cifar10 \
-           paper-cifar10-binary paper-celeba64 paper-celeba128; do
+           paper-cifar10-binary paper-celeba64 paper-celeba128 generate-fashion; do
     check "mrbm presets lists $p" grep -qE "^$p +[0-9]+x[0-9]+x[0-9]+ input, " "$CAP/out"
   done
 fi
@@ -167,7 +167,7 @@ if expect_ok train --model "$TMP/tiny.json" --data "$GOOD" --batch 100 --epochs 
      --sample-count 4 --gibbs-steps 1 --out "$TMP/big-batch"; then
   check "--batch 100 on 12 images: the bar counts 12 images" grep -qF "epoch 1/1 [########################] 12/12 img" "$CAP/err"
   check "train says what runs after an epoch's 100%" \
-    grep -qF "  epoch 1: evaluating, drawing the sample grids (1 Gibbs steps), saving the checkpoint" "$CAP/err"
+    grep -qF "  epoch 1: evaluating, drawing the sample grids (4 chains from noise, 1 Gibbs steps), saving the checkpoint" "$CAP/err"
 fi
 if expect_ok train --model "$TMP/tiny.json" --data "$GOOD" --limit 10 --batch 4 --epochs 1 --device cpu \
      --sample-count 4 --gibbs-steps 1 --out "$TMP/partial-batch"; then

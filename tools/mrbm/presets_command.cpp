@@ -35,7 +35,12 @@ void print_presets() {
                   layer_summary(s).c_str(), layers::unit_kind_name(s.input_unit.kind),
                   s.input_unit.n, s.training.lr, static_cast<long long>(s.training.batch),
                   static_cast<long long>(s.training.epochs));
-    std::printf("%s\n", line);
+    std::string negative;
+    if (!(s.negative == layers::NegativePhase{})) {
+      negative = std::string("; negative phase ") + layers::chain_start_name(s.negative.start) +
+                 ", " + std::to_string(s.negative.steps) + " Gibbs steps";
+    }
+    std::printf("%s%s\n", line, negative.c_str());
   }
 }
 
