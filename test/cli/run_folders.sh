@@ -234,6 +234,26 @@ if ls "$FMNIST"/train-images-idx3-ubyte* >/dev/null 2>&1; then
         "$TMP/int/metrics.jsonl" "$TMP/int-ref/metrics.jsonl"
     fi
   fi
+  # Two train processes on one folder: the second refuses (the folder is locked) and changes
+  # nothing; once the first has stopped, the folder is free again. The first logs nothing during
+  # the checks (--log-every beyond the epoch), so that the folder's files stay as they are.
+  lock_err=$(mktemp)
+  (cd "$TMP/cwd" && exec "$MRBM" train "${long[@]/#500/1000000}" --out "$TMP/locked" >/dev/null 2>"$lock_err") &
+  pid=$!
+  for _ in $(seq 1 600); do
+    grep -q "epoch 1/1 \[" "$lock_err" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  expect_error 1 "$TMP/locked: another mrbm train is using this run folder" train --out "$TMP/locked" --resume
+  expect_error 1 "$TMP/locked: another mrbm train is using this run folder" train "${long[@]}" --out "$TMP/locked"
+  check "the first process was still training during the checks" kill -0 "$pid"
+  kill -TERM "$pid" 2>/dev/null
+  wait "$pid"
+  rm -f "$lock_err"
+  if expect_ok train --out "$TMP/locked" --resume --epochs 0; then
+    check "after the first process ends the folder can be resumed" grep -q "nothing to train" "$CAP/err"
+  fi
   # SIGTERM is handled like Ctrl-C: the checkpoint is saved, exit 143.
   (cd "$TMP/cwd" && exec "$MRBM" train "${long[@]}" --out "$TMP/term" >"$CAP/out" 2>"$CAP/err") &
   pid=$!

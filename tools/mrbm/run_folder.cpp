@@ -1,7 +1,12 @@
 // The run folder of `mrbm train` (tools/mrbm/run_folder.h).
 #include "tools/mrbm/run_folder.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <fstream>
@@ -109,6 +114,25 @@ void check_run_folder_writable(const fs::path& dir, bool create_parents) {
     MRBM_THROW(IoError, "--out " << dir.string() << ": the folder " << parent.string()
                                  << " is not writable");
   }
+}
+
+RunFolderLock::RunFolderLock(const fs::path& dir) {
+  fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd_ < 0) MRBM_THROW(IoError, dir.string() << ": cannot open the run folder: " << std::strerror(errno));
+  if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int e = errno;
+    ::close(fd_);
+    fd_ = -1;
+    if (e == EWOULDBLOCK) {
+      MRBM_THROW(IoError, dir.string() << ": another mrbm train is using this run folder; wait for it to "
+                                          "finish (or stop it: it saves a checkpoint), or choose another --out");
+    }
+    MRBM_THROW(IoError, dir.string() << ": cannot lock the run folder: " << std::strerror(e));
+  }
+}
+
+RunFolderLock::~RunFolderLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the descriptor releases the lock
 }
 
 }  // namespace mrbm::tools

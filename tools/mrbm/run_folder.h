@@ -45,4 +45,20 @@ int64_t trim_metrics(const std::filesystem::path& metrics, int64_t step, double*
 // not a folder, or when it cannot be written.
 void check_run_folder_writable(const std::filesystem::path& dir, bool create_parents);
 
+// An exclusive advisory lock (flock) on the run folder itself, held by `mrbm train` for as long as
+// it works there, so that a second `mrbm train` on the same --out refuses instead of both writing.
+// It lives on the folder's own file descriptor (no lock file to leave behind), and the kernel drops
+// it when the process ends in any way, kill -9 included. IoError naming the folder when another
+// process holds it.
+class RunFolderLock {
+ public:
+  explicit RunFolderLock(const std::filesystem::path& dir);
+  ~RunFolderLock();
+  RunFolderLock(const RunFolderLock&) = delete;
+  RunFolderLock& operator=(const RunFolderLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 }  // namespace mrbm::tools

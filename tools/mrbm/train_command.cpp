@@ -15,6 +15,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <vector>
@@ -224,6 +225,13 @@ void remove_pending_grids(const fs::path& out) {
 void run_train(TrainArgs a) {
   const RunFolder folder{fs::path(a.out)};
   const fs::path out = folder.dir, run_json = folder.run_json(), checkpoint = folder.checkpoint();
+  // One train process per run folder: the lock first, then the folder's state. A folder created
+  // below by this process is locked as soon as it exists.
+  std::optional<RunFolderLock> lock;
+  {
+    std::error_code ec;
+    if (fs::is_directory(out, ec)) lock.emplace(out);
+  }
   const RunFolderState state = folder.state();
   layers::ModelSpec spec;
   bool rewrite_run_json = false;
@@ -320,6 +328,12 @@ void run_train(TrainArgs a) {
       remove_pending_grids(out);
     }
     fs::create_directories(out);
+    if (!lock) {
+      lock.emplace(out);
+      if (folder.state() != RunFolderState::kEmpty) {
+        MRBM_THROW(IoError, out.string() << ": another mrbm train started a run in this folder at the same time");
+      }
+    }
     write_text_atomically(run_json, run_record(spec, a, train.count).dump(2) + "\n");
     // The initialized model at once: a run stopped at any point after this line can be resumed.
     save(0, 0.0);
