@@ -1,7 +1,8 @@
 // Whole training steps on CUDA against the CPU [cuda]: the same model, data and seed give the same
 // parameters after a step within float32 tolerance (the counter-based samples are identical on both
-// devices; GEMM/convolution summation orders differ), and a CUDA run resumed from a checkpoint
-// equals the uninterrupted CUDA run bit for bit.
+// devices; GEMM/convolution summation orders differ), with CD-1 and with persistent and
+// noise-started negative phases; a CUDA run resumed from a checkpoint (PCD chains included)
+// equals the uninterrupted CUDA run bit for bit; generation's chain options agree with the CPU's.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -117,6 +118,23 @@ TEST_CASE("a CUDA training step equals the CPU step", "[layers][cuda]") {
   }
 }
 
+// Issue 14, item 5: the persistent and noise-started negative phases on CUDA (their chains start
+// from the same counter-based noise, then the same steps as CD-k), under the same error model.
+TEST_CASE("CUDA training steps with persistent and noise-started chains equal the CPU steps", "[layers][cuda]") {
+  MRBM_REQUIRE_CUDA_DEVICE();
+  CudaContext cuda(0);
+  for (ChainStart start : {ChainStart::kPersistent, ChainStart::kNoise}) {
+    INFO(chain_start_name(start));
+    ModelSpec spec = small_spec(kernels::UnitKind::kClosedForm);
+    spec.negative.start = start;
+    spec.negative.steps = 2;
+    spec.negative.chains = 5;
+    TrainOptions o;
+    o.lr = 1e-3;
+    check_step(spec, cuda, o);
+  }
+}
+
 // Issue 12, 6c: a context on cuda:1 used to restore device 0 as current when it was built, and
 // every later launch, cuBLAS call and Adam step then went to a stream of cuda:1 with cuda:0
 // current (which CUDA rejects). The simulated build runs this with two devices
@@ -136,27 +154,68 @@ TEST_CASE("a CUDA training step on cuda:1 equals the CPU step", "[layers][cuda]"
 TEST_CASE("a resumed CUDA run equals the uninterrupted one bit for bit", "[layers][cuda]") {
   MRBM_REQUIRE_CUDA_DEVICE();
   CudaContext cuda(0);
-  const ModelSpec spec = small_spec(kernels::UnitKind::kClosedForm);
-  const Tensor b1 = images(spec, 8, 1), b2 = images(spec, 8, 2);
-  TrainOptions o;
-  o.seed = 4;
-  Dbn straight(spec, cuda.device(), &cuda, 5);
-  Trainer t1(straight, o);
-  for (int i = 0; i < 2; ++i) t1.step(b1);
-  const std::string path = (std::filesystem::temp_directory_path() / "mrbm-cuda-resume.safetensors").string();
-  CheckpointInfo info;
-  info.spec = spec;
-  info.step = t1.steps();
-  info.seed = o.seed;
-  save_checkpoint(path, straight, &t1.adam(), info);
-  for (int i = 0; i < 2; ++i) t1.step(b2);
-  Dbn resumed(spec, cuda.device(), &cuda, 99);
-  Trainer t2(resumed, o);
-  load_checkpoint(path, resumed, &t2.adam());
-  for (int i = 0; i < 2; ++i) t2.step(b2);
-  for (size_t i = 0; i < straight.parameters().size(); ++i) {
-    CHECK(straight.parameters()[i].value().to_vector<float>(cuda.stream()) ==
-          resumed.parameters()[i].value().to_vector<float>(cuda.stream()));
+  // CD-1, and PCD-2 whose chains travel in the checkpoint from the device and back.
+  for (ChainStart start : {ChainStart::kData, ChainStart::kPersistent}) {
+    INFO(chain_start_name(start));
+    ModelSpec spec = small_spec(kernels::UnitKind::kClosedForm);
+    spec.negative.start = start;
+    spec.negative.steps = start == ChainStart::kData ? 1 : 2;
+    const Tensor b1 = images(spec, 8, 1), b2 = images(spec, 8, 2);
+    TrainOptions o;
+    o.seed = 4;
+    Dbn straight(spec, cuda.device(), &cuda, 5);
+    Trainer t1(straight, o);
+    for (int i = 0; i < 2; ++i) t1.step(b1);
+    const std::string path = (std::filesystem::temp_directory_path() / "mrbm-cuda-resume.safetensors").string();
+    CheckpointInfo info;
+    info.spec = spec;
+    info.step = t1.steps();
+    info.seed = o.seed;
+    save_checkpoint(path, straight, &t1.adam(), info);
+    for (int i = 0; i < 2; ++i) t1.step(b2);
+    Dbn resumed(spec, cuda.device(), &cuda, 99);
+    Trainer t2(resumed, o);
+    load_checkpoint(path, resumed, &t2.adam());
+    for (int i = 0; i < 2; ++i) t2.step(b2);
+    for (size_t i = 0; i < straight.parameters().size(); ++i) {
+      CHECK(straight.parameters()[i].value().to_vector<float>(cuda.stream()) ==
+            resumed.parameters()[i].value().to_vector<float>(cuda.stream()));
+    }
+    REQUIRE(straight.chains().size() == resumed.chains().size());
+    for (size_t l = 0; l < straight.chains().size(); ++l) {
+      CHECK(straight.chains()[l].to_vector<float>(cuda.stream()) == resumed.chains()[l].to_vector<float>(cuda.stream()));
+    }
+    std::filesystem::remove(path);
   }
-  std::filesystem::remove(path);
+}
+
+// Issue 14, item 5: generation's chain options run through the same kernels and Philox streams on
+// both devices. Two Gibbs steps from noise with annealing and visible samples, then the top-down
+// pass, on the conv-conv-dense model. Error model: the devices differ only in the float32
+// summation order of GEMMs and convolutions (fan-in <= 256 here: pre-activations within about
+// 256 u sum|terms|, 1e-5 relative); the gaussian sampler h = clip(f + sqrt(f') xi, 0, N) and the
+// means are continuous, with slopes of order 1 at this initialization, so three passes (two steps
+// and the way down) keep the difference near 1e-4 of the unit's range; 1e-3 of the range bounds it
+// with a margin, far below a wrong beta or a different draw (which move values by 1e-2 or more).
+TEST_CASE("CUDA generation with annealing and visible samples equals the CPU chain", "[layers][cuda]") {
+  MRBM_REQUIRE_CUDA_DEVICE();
+  CudaContext cuda(0);
+  for (auto kind : {kernels::UnitKind::kBinary, kernels::UnitKind::kClosedForm}) {
+    INFO(unit_kind_name(kind));
+    const ModelSpec spec = small_spec(kind);
+    Dbn cpu(spec, Device::cpu(), nullptr, 3), gpu(spec, cuda.device(), &cuda, 3);
+    GibbsOptions g;
+    g.steps = 2;
+    g.beta_start = 0.5;
+    g.visible_samples = true;
+    const auto a = cpu.generate(4, g, 9, nullptr).to_vector<float>();
+    const auto b = gpu.generate(4, g, 9, nullptr).to_vector<float>(cuda.stream());
+    REQUIRE(a.size() == b.size());
+    const double range = spec.input_unit.max_value();
+    double worst = 0;
+    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(double(a[i]) - b[i]) / range);
+    CHECK(worst < 1e-3);
+    // Not a vacuous comparison: the options change the images on both devices.
+    CHECK(gpu.generate(4, 2, 9, nullptr).to_vector<float>(cuda.stream()) != b);
+  }
 }
