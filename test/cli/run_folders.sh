@@ -254,6 +254,29 @@ if ls "$FMNIST"/train-images-idx3-ubyte* >/dev/null 2>&1; then
   if expect_ok train --out "$TMP/locked" --resume --epochs 0; then
     check "after the first process ends the folder can be resumed" grep -q "nothing to train" "$CAP/err"
   fi
+  # A late Ctrl-C, after the epoch's last step (during its evaluation and grids): the epoch
+  # finishes (its metrics line, grids and checkpoint), then the command exits 130, and --resume
+  # has nothing of that epoch to redo. The grids are made slow (4000-step chains, seconds) to be hit.
+  late=(--model "$TMP/tiny.json" --data fashion-mnist --limit 64 --batch 8 --epochs 2 --device cpu
+        --threads 1 --sample-count 64 --gibbs-steps 4000)
+  (cd "$TMP/cwd" && exec "$MRBM" train "${late[@]}" --out "$TMP/late" >"$CAP/out" 2>"$CAP/err") &
+  pid=$!
+  for _ in $(seq 1 600); do
+    grep -q "epoch 1: evaluating, drawing the sample grids" "$CAP/err" 2>/dev/null && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  kill -INT "$pid" 2>/dev/null
+  wait "$pid"
+  rc=$?
+  check "a late Ctrl-C exits 130 (rc $rc)" test "$rc" = 130
+  check "a late Ctrl-C: the epoch finished first (its metrics line is there)" \
+    jq -e -s '[.[] | select(.type == "epoch")] | length == 1 and .[0].epoch == 1' "$TMP/late/metrics.jsonl"
+  check "a late Ctrl-C: the epoch's grids are in place, none pending" \
+    bash -c "test -s '$TMP/late/samples.png' && ! ls '$TMP/late' | grep -q '\\.new\$'"
+  if expect_ok train --out "$TMP/late" --resume; then
+    check "after a late Ctrl-C, --resume starts at epoch 2" grep -q "resuming at epoch 2, step 8" "$CAP/err"
+  fi
   # SIGTERM is handled like Ctrl-C: the checkpoint is saved, exit 143.
   (cd "$TMP/cwd" && exec "$MRBM" train "${long[@]}" --out "$TMP/term" >"$CAP/out" 2>"$CAP/err") &
   pid=$!
