@@ -63,16 +63,6 @@ double inverse_mean(const kernels::UnitSpec& spec, double target) {
   return 0.5 * (lo + hi);
 }
 
-// The layer's visible bias broadcast to every visible element (conv: one value per channel).
-std::vector<float> visible_bias_per_element(const RbmLayer& layer, Stream stream) {
-  const std::vector<float> a = layer.visible_bias().value().to_vector<float>(stream);
-  const int64_t nv = shape_numel(layer.visible_shape());
-  const int64_t inner = nv / static_cast<int64_t>(a.size());
-  std::vector<float> out(static_cast<size_t>(nv));
-  for (int64_t i = 0; i < nv; ++i) out[static_cast<size_t>(i)] = a[static_cast<size_t>(i / inner)];
-  return out;
-}
-
 Shape with_rows(Shape shape, int64_t rows) {
   shape.insert(shape.begin(), rows);
   return shape;

@@ -69,9 +69,18 @@ check "sampling is a function of the seed" cmp -s "$TMP/r1.png" "$TMP/r2.png"
 check "another seed draws other chains" test "$(cmp -s "$TMP/r1.png" "$TMP/r3.png"; echo $?)" = 1
 
 # A CD-1 model (the default) samples from noise for 1000 steps; a noise-trained one for its k.
-if expect_ok "${TRAIN[@]}" --epochs 1 --negative noise --negative-steps 4 --out "$TMP/short"; then
+# --quality-every 1 scores 300 of its samples after each epoch into metrics.jsonl.
+if expect_ok "${TRAIN[@]}" --epochs 1 --negative noise --negative-steps 4 --quality-every 1 \
+     --quality-samples 300 --out "$TMP/short"; then
   check "the grids of a noise-trained model use its k" grep -q "8 chains from noise, 4 Gibbs steps" "$CAP/err"
+  check "--quality-every 1: one sample_quality line per epoch, with the goal's ratios" \
+    bash -c "jq -e -s '[.[] | select(.type == \"sample_quality\")] | length == 1 and .[0].epoch == 1
+             and .[0].samples == 300 and .[0].start == \"noise\" and .[0].gibbs_steps == 4
+             and .[0].frechet_vs_blurred > 0 and .[0].score_vs_real > 0' '$TMP/short/metrics.jsonl' >/dev/null"
+  check "--quality-every: a line on stderr" grep -q "  quality: Frechet distance" "$CAP/err"
+  check "run.json records --quality-every" jq_true '.quality_every == 1 and .quality_samples == 300' "$TMP/short/run.json"
 fi
+expect_error 1 "9000 samples to score: at most 8000" "${TRAIN[@]}" --quality-every 1 --quality-samples 9000 --out "$TMP/q9000"
 if expect_ok sample --checkpoint "$TMP/short/checkpoint.safetensors" --count 4 --out "$TMP/sh.png"; then
   check "sample: a noise-trained model runs its own chains" grep -q "4 chains from noise, 4 Gibbs steps" "$CAP/err"
 fi

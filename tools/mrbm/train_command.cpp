@@ -34,6 +34,7 @@
 #include "tools/mrbm/option_checks.h"
 #include "tools/mrbm/progress.h"
 #include "tools/mrbm/run_folder.h"
+#include "tools/mrbm/sample_quality.h"
 #include "tools/mrbm/sampling_plan.h"
 #include "tools/mrbm/train_log_likelihood.h"
 
@@ -60,6 +61,8 @@ struct TrainArgs {
   int64_t log_every = 50;
   int64_t sample_count = 64;
   int64_t gibbs_steps = -1;  // -1: as `mrbm sample` would (sampling_plan.h), at most 100 for CD models
+  int64_t quality_every = 0;     // epochs between sample-quality lines (0: none)
+  int64_t quality_samples = 1000;
   int threads = 0;  // 0: every core
   // The model's negative phase (docs/math.md section 10), when given: "" / -1 keep the spec's.
   std::string negative;
@@ -68,7 +71,8 @@ struct TrainArgs {
   // Which options the command line gave (a resumed run compares those with run.json).
   bool model_given = false, data_given = false, out_given = false, epochs_given = false,
        batch_given = false, lr_given = false, seed_given = false, limit_given = false,
-       log_every_given = false, sample_count_given = false, gibbs_steps_given = false;
+       log_every_given = false, sample_count_given = false, gibbs_steps_given = false,
+       quality_every_given = false, quality_samples_given = false;
   TrainLogLikelihood log_likelihood;  // --log-likelihood-every (off by default)
 };
 
@@ -90,7 +94,9 @@ json run_record(const layers::ModelSpec& spec, const TrainArgs& a, int64_t image
           {"epochs", a.epochs},
           {"log_every", a.log_every},
           {"sample_count", a.sample_count},
-          {"gibbs_steps", a.gibbs_steps}};
+          {"gibbs_steps", a.gibbs_steps},
+          {"quality_every", a.quality_every},
+          {"quality_samples", a.quality_samples}};
 }
 
 // --negative, --negative-steps, --chains: the spec with its negative phase replaced (the values are
@@ -104,7 +110,8 @@ layers::ModelSpec with_negative_options(layers::ModelSpec spec, const TrainArgs&
 
 // --resume: the settings come from run.json. --model/--data/--batch/--seed/--limit that differ
 // are refused (they would silently train another run); --epochs and --lr may change, with a note,
-// and so may --log-every, --sample-count and --gibbs-steps (they change no parameter).
+// and so may --log-every, --sample-count, --gibbs-steps and --quality-every/--quality-samples (they
+// change no parameter).
 // Returns whether run.json must be rewritten (a changed setting, or an older run.json).
 bool take_settings_from_run(const json& previous, const fs::path& run_json, TrainArgs& a,
                             layers::ModelSpec& spec, std::vector<std::string>& notes) {
@@ -158,6 +165,8 @@ bool take_settings_from_run(const json& previous, const fs::path& run_json, Trai
   output_setting(a.log_every_given, a.log_every, "log_every");
   output_setting(a.sample_count_given, a.sample_count, "sample_count");
   output_setting(a.gibbs_steps_given, a.gibbs_steps, "gibbs_steps");
+  output_setting(a.quality_every_given, a.quality_every, "quality_every");
+  output_setting(a.quality_samples_given, a.quality_samples, "quality_samples");
   const double lr = previous.at("lr").get<double>();
   if (a.lr_given && a.lr != lr) {
     notes.push_back("--lr " + fmt("%g", a.lr) + ": the run continues with this learning rate (it had " +
@@ -275,6 +284,21 @@ void run_train(TrainArgs a) {
   const Device device = resolve_device_quietly(a.device, &device_note);
   if (!device_note.empty()) notes.push_back(device_note);
   check_memory_fits(spec, std::min(a.batch, train.count), /*training=*/true, device);
+  // --quality-every: the judge of the model's samples (tools/mrbm/sample_quality.h), fitted once,
+  // before anything is written: a data set without a usable test split fails at the start.
+  std::unique_ptr<SampleQualityJudge> judge;
+  if (a.quality_every > 0) {
+    SampleQualityOptions q;
+    q.data = a.data;
+    q.seed = a.seed;
+    judge = std::make_unique<SampleQualityJudge>(q, a.quality_samples);
+    if (judge->channels() != spec.channels || judge->height() != spec.height || judge->width() != spec.width) {
+      MRBM_THROW(InvalidArgument, "--quality-every: the test images of " << a.data << " are " << judge->channels()
+                                      << "x" << judge->height() << "x" << judge->width() << ", the model's input "
+                                      << spec.channels << "x" << spec.height << "x" << spec.width);
+    }
+  }
+
   std::unique_ptr<CudaContext> cuda = make_context(device);
   layers::Dbn dbn(spec, device, cuda.get(), a.seed);
   check_train_log_likelihood(dbn, a.log_likelihood);
@@ -486,6 +510,33 @@ void run_train(TrainArgs a) {
                      {"images_per_s", images_per_s},
                      {"lr", a.lr},
                      {"time_s", seconds}});
+      if (judge && (epoch + 1) % a.quality_every == 0) {
+        std::fprintf(stderr, "  epoch %lld: scoring %lld samples (%s start, %lld Gibbs steps)\n",
+                     static_cast<long long>(epoch + 1), static_cast<long long>(judge->count()),
+                     sample_start_name(plan.start), static_cast<long long>(plan.gibbs.steps));
+        SamplingPlan qplan = plan;
+        if (qplan.start == SampleStart::kPersistent && dbn.chains().back().size(0) < judge->count()) {
+          qplan.start = SampleStart::kNoise;  // fewer chains than samples: fresh chains, same steps
+        }
+        const data::ImageBatchU8 bytes =
+            data::to_uint8_images(dbn.to_pixels(run_sampling(dbn, qplan, judge->count(), a.seed + 104729, nullptr)));
+        const json q = judge->score(std::vector<float>(bytes.pixels.begin(), bytes.pixels.end()));
+        write_metrics({{"type", "sample_quality"},
+                       {"epoch", epoch + 1},
+                       {"step", trainer.steps()},
+                       {"start", sample_start_name(qplan.start)},
+                       {"gibbs_steps", qplan.gibbs.steps},
+                       {"samples", judge->count()},
+                       {"frechet", q["generated"]["frechet"]},
+                       {"frechet_vs_blurred", q["frechet_vs_blurred"]},
+                       {"classifier_score", q["generated"]["classifier_score"]},
+                       {"score_vs_real", q["score_vs_real"]},
+                       {"mean_confidence", q["generated"]["mean_confidence"]},
+                       {"class_entropy", q["generated"]["class_entropy"]}});
+        std::fprintf(stderr, "  quality: Frechet distance %.4g (%.2fx twice-blurred test images), classifier score %.3g (%.2fx real)\n",
+                     q["generated"]["frechet"].get<double>(), q["frechet_vs_blurred"].get<double>(),
+                     q["generated"]["classifier_score"].get<double>(), q["score_vs_real"].get<double>());
+      }
       const std::string ll_line = train_log_likelihood_line(dbn, a.log_likelihood, epoch + 1,
                                                             trainer.steps(), train, eval, a.seed);
       if (!ll_line.empty()) {
@@ -591,6 +642,14 @@ void register_train_command(CLI::App& app) {
                   "Chains per layer of persistent and noise negative phases (0: the batch size; "
                   "default: the model's negative_phase.chains, demo: 0)")
       ->check(integer_in(0, 1 << 20));
+  cmd->add_option("--quality-every", a->quality_every,
+                  "Score the model's samples after every E-th epoch (mrbm evaluate --samples' Frechet "
+                  "distance and classifier score, as sample_quality lines of metrics.jsonl; 0: never)")
+      ->capture_default_str()
+      ->check(integer_in(0));
+  cmd->add_option("--quality-samples", a->quality_samples, "Samples scored by --quality-every")
+      ->capture_default_str()
+      ->check(integer_in(1, 1 << 20));
   add_train_log_likelihood_options(cmd, a->log_likelihood);
   cmd->add_flag("--resume", a->resume,
                 "Continue the run in --out from its checkpoint (model, data, seed, batch, limit and "
@@ -608,6 +667,8 @@ void register_train_command(CLI::App& app) {
     args.log_every_given = cmd->count("--log-every") > 0;
     args.sample_count_given = cmd->count("--sample-count") > 0;
     args.gibbs_steps_given = cmd->count("--gibbs-steps") > 0;
+    args.quality_every_given = cmd->count("--quality-every") > 0;
+    args.quality_samples_given = cmd->count("--quality-samples") > 0;
     if (args.threads > 0) set_cpu_threads(args.threads);
     run_train(args);
   });
