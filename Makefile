@@ -13,7 +13,7 @@ ifneq ($(NVCC),)
 export PATH := $(dir $(NVCC)):$(PATH)
 endif
 
-.PHONY: all deps configure build test sim-configure sim-test demo reproduce-fashion bench check-p40 gpu-check clean
+.PHONY: all deps configure build test sim-configure sim-test demo reproduce-fashion reproduce-generation bench check-p40 gpu-check clean
 
 all: build
 
@@ -55,6 +55,10 @@ demo: build
 # The paper's Fashion-MNIST experiment on a CPU-sized budget; writes docs/results.md.
 reproduce-fashion: build
 	@BUILD_DIR="$(BUILD_DIR)" tools/reproduce_fashion.sh
+
+# Generation from noise, four negative phases side by side; writes docs/results.md's "Generation".
+reproduce-generation: build
+	@BUILD_DIR="$(BUILD_DIR)" tools/reproduce_generation.sh
 
 bench: build
 	@$(BUILD_DIR)/mrbm bench multinary

@@ -515,12 +515,14 @@ def main():
             w("")
 
     text = "\n".join(L).rstrip() + "\n"
-    # Keep the log-likelihood section (tools/write_loglik_results.py owns it) across rewrites.
+    # Keep the sections other scripts own across rewrites: the log-likelihood
+    # (tools/write_loglik_results.py) and generation (tools/write_generation_results.py) blocks.
     if os.path.exists(a.results):
         old = open(a.results).read()
-        begin, end = "<!-- loglik:begin -->", "<!-- loglik:end -->"
-        if begin in old and end in old:
-            text += "\n" + begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
+        for name in ("loglik", "generation"):
+            begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+            if begin in old and end in old:
+                text += "\n" + begin + old.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
     tmp = a.results + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)
