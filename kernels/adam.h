@@ -15,7 +15,7 @@
 // v_hat = v / bc2.
 //
 // Rounding: every operation is an explicitly rounded IEEE operation (fma, mul, add, div, sqrt:
-// detail::adam_* below), so no multiply-add is left for the compiler to contract and
+// kernels/rounded.h), so no multiply-add is left for the compiler to contract and
 // -use_fast_math cannot replace the division or square root: the CPU reference and the CUDA kernel
 // produce bit-identical param, m and v. (One exception: -ftz=true, implied by -use_fast_math,
 // flushes subnormal operands and results on the device; mrbm builds without it.) (PyTorch's own
@@ -35,6 +35,7 @@
 #include <cstdint>
 
 #include "kernels/hd.h"
+#include "kernels/rounded.h"
 #include "kernels/status.h"
 
 namespace mrbm::kernels {
@@ -128,96 +129,16 @@ inline AdamStepScalarsT<T> adam_step_scalars(const AdamHyper& h, int64_t step) {
   return s;
 }
 
-namespace detail {
-
-// Explicitly rounded IEEE operations (round to nearest even). On the device the __*_rn intrinsics
-// are never contracted into FMAs and ignore -use_fast_math; on the host each operation is a single
-// correctly rounded operation, and since every multiply-add is already an explicit fma, there is
-// nothing left that -ffp-contract could fuse. Result: CPU and GPU round identically.
-MRBM_HD float adam_mul(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-MRBM_HD double adam_mul(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-MRBM_HD float adam_add(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-MRBM_HD double adam_add(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __dadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
-MRBM_HD float adam_div(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fdiv_rn(a, b);
-#else
-  return a / b;
-#endif
-}
-MRBM_HD double adam_div(double a, double b) {
-#if defined(__CUDA_ARCH__)
-  return __ddiv_rn(a, b);
-#else
-  return a / b;
-#endif
-}
-MRBM_HD float adam_sqrt(float a) {
-#if defined(__CUDA_ARCH__)
-  return __fsqrt_rn(a);
-#else
-  return std::sqrt(a);
-#endif
-}
-MRBM_HD double adam_sqrt(double a) {
-#if defined(__CUDA_ARCH__)
-  return __dsqrt_rn(a);
-#else
-  return std::sqrt(a);
-#endif
-}
-MRBM_HD float adam_fma(float a, float b, float c) {
-#if defined(__CUDA_ARCH__)
-  return __fmaf_rn(a, b, c);
-#else
-  return std::fma(a, b, c);
-#endif
-}
-MRBM_HD double adam_fma(double a, double b, double c) {
-#if defined(__CUDA_ARCH__)
-  return __fma_rn(a, b, c);
-#else
-  return std::fma(a, b, c);
-#endif
-}
-
-}  // namespace detail
-
 // The one formula of the Adam element update, in T = float (the kernels) or T = double (the tests'
 // float64 trajectory). Operation order and roundings: see the file comment.
 template <typename T>
 MRBM_HD void adam_update(T& param, T& m, T& v, T grad, const AdamStepScalarsT<T>& s) {
-  using namespace detail;
   T g = grad;
-  if (s.weight_decay != T(0)) g = adam_fma(s.weight_decay, param, g);  // PyTorch skips it at 0
-  m = adam_fma(s.beta1, m, adam_mul(s.one_minus_beta1, g));
-  v = adam_fma(s.beta2, v, adam_mul(adam_mul(s.one_minus_beta2, g), g));
-  const T denom = adam_add(adam_div(adam_sqrt(v), s.bc2_sqrt), s.eps);
-  param = adam_fma(s.neg_step_size, adam_div(m, denom), param);
+  if (s.weight_decay != T(0)) g = rounded_fma(s.weight_decay, param, g);  // PyTorch skips it at 0
+  m = rounded_fma(s.beta1, m, rounded_mul(s.one_minus_beta1, g));
+  v = rounded_fma(s.beta2, v, rounded_mul(rounded_mul(s.one_minus_beta2, g), g));
+  const T denom = rounded_add(rounded_div(rounded_sqrt(v), s.bc2_sqrt), s.eps);
+  param = rounded_fma(s.neg_step_size, rounded_div(m, denom), param);
 }
 
 // The float32 update that adam_step_cpu and the CUDA kernel apply to every element.

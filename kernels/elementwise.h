@@ -23,7 +23,7 @@
 // before it is written, by the same thread; partially overlapping ranges are not supported.
 //
 // Rounding: every product and sum is rounded separately in T, in the order the formulas are written
-// (left to right), and the device never contracts them into FMAs (__fmul_rn / __fadd_rn), so the
+// (left to right), and the device never contracts them into FMAs (kernels/rounded.h), so the
 // CUDA results equal the CPU results bit for bit.
 //
 // CPU references (templates on T, float and double; the autodiff gradient checks run in double):
@@ -35,6 +35,7 @@
 #include <cstdint>
 
 #include "kernels/hd.h"
+#include "kernels/rounded.h"
 #include "kernels/status.h"
 
 namespace mrbm::kernels {
@@ -50,25 +51,6 @@ template <typename T>
 using ElementwiseT = typename ElementwiseIdentity<T>::type;
 
 namespace detail {
-
-// Explicitly rounded multiply and add (round to nearest even). On the device the __*_rn intrinsics
-// are never contracted into FMAs; on the host each is one correctly rounded operation in a
-// statement of its own, so -ffp-contract=on (clang's default) has nothing to fuse either.
-#if defined(__CUDA_ARCH__)
-MRBM_HD float elementwise_mul(float x, float y) { return __fmul_rn(x, y); }
-MRBM_HD float elementwise_add(float x, float y) { return __fadd_rn(x, y); }
-MRBM_HD double elementwise_mul(double x, double y) { return __dmul_rn(x, y); }
-MRBM_HD double elementwise_add(double x, double y) { return __dadd_rn(x, y); }
-#else
-template <typename T>
-MRBM_HD T elementwise_mul(T x, T y) {
-  return x * y;
-}
-template <typename T>
-MRBM_HD T elementwise_add(T x, T y) {
-  return x + y;
-}
-#endif
 
 // True when a * b (both >= 0) fits int64_t.
 inline bool elementwise_product_fits(int64_t a, int64_t b) { return a == 0 || b <= INT64_MAX / a; }
@@ -86,9 +68,9 @@ struct AxpbyOp {
   T alpha, beta, gamma;
   MRBM_HD void operator()(int64_t i) const {
     T acc = T(0);
-    if (alpha != T(0)) acc = detail::elementwise_mul(alpha, a[i]);
-    if (beta != T(0)) acc = detail::elementwise_add(acc, detail::elementwise_mul(beta, b[i]));
-    if (gamma != T(0)) acc = detail::elementwise_add(acc, detail::elementwise_mul(gamma, out[i]));
+    if (alpha != T(0)) acc = rounded_mul(alpha, a[i]);
+    if (beta != T(0)) acc = rounded_add(acc, rounded_mul(beta, b[i]));
+    if (gamma != T(0)) acc = rounded_add(acc, rounded_mul(gamma, out[i]));
     out[i] = acc;
   }
 };
@@ -101,8 +83,8 @@ struct MulOp {
   T alpha, gamma;
   MRBM_HD void operator()(int64_t i) const {
     T acc = T(0);
-    if (alpha != T(0)) acc = detail::elementwise_mul(detail::elementwise_mul(alpha, a[i]), b[i]);
-    if (gamma != T(0)) acc = detail::elementwise_add(acc, detail::elementwise_mul(gamma, out[i]));
+    if (alpha != T(0)) acc = rounded_mul(rounded_mul(alpha, a[i]), b[i]);
+    if (gamma != T(0)) acc = rounded_add(acc, rounded_mul(gamma, out[i]));
     out[i] = acc;
   }
 };
@@ -121,7 +103,7 @@ struct AddBiasOp {
   const T* x;
   const T* bias;
   MRBM_HD void operator()(int64_t i, int64_t ch) const {
-    out[i] = detail::elementwise_add(x[i], bias[ch]);
+    out[i] = rounded_add(x[i], bias[ch]);
   }
 };
 

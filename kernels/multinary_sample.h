@@ -26,6 +26,7 @@
 #include "kernels/multinary_math.h"
 #include "kernels/philox.h"
 #include "kernels/random_distributions.h"
+#include "kernels/rounded.h"
 #include "kernels/unit_spec.h"
 
 namespace mrbm::kernels {
@@ -64,11 +65,7 @@ MRBM_HD float sample_exact_copies(const UnitSpec& u, const UnitConstants& c, flo
 // PTX), the CPU build never contracts (-ffp-contract=off), and the two would differ in the last
 // bit (issue 12, 6f). sqrtf is correctly rounded on both (nvcc's default -prec-sqrt=true).
 MRBM_HD float gaussian_sample(float mean, float var, float n, float xi) {
-#if defined(__CUDA_ARCH__)
-  const float h = flush_denormal(__fadd_rn(mean, __fmul_rn(::sqrtf(var), xi)));
-#else
-  const float h = flush_denormal(mean + ::sqrtf(var) * xi);
-#endif
+  const float h = flush_denormal(rounded_add(mean, rounded_mul(::sqrtf(var), xi)));
   return h < 0.0f ? 0.0f : (h > n ? n : h);
 }
 

@@ -26,25 +26,17 @@
 #include <cstdint>
 
 #include "kernels/hd.h"
+#include "kernels/rounded.h"
 #include "kernels/status.h"
 
 namespace mrbm::kernels {
 namespace detail {
 
-#if defined(__CUDA_ARCH__)
-MRBM_HD float permute_blend(float value, float beta, float old) {
-  return __fadd_rn(value, __fmul_rn(beta, old));
-}
-MRBM_HD double permute_blend(double value, double beta, double old) {
-  return __dadd_rn(value, __dmul_rn(beta, old));
-}
-#else
+// value + beta old, the product and the sum rounded separately on both devices (kernels/rounded.h).
 template <class T>
 MRBM_HD T permute_blend(T value, T beta, T old) {
-  const T scaled = beta * old;  // a statement of its own: nothing to contract into an FMA
-  return value + scaled;
+  return rounded_add(value, rounded_mul(beta, old));
 }
-#endif
 
 }  // namespace detail
 

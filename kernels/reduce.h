@@ -36,6 +36,7 @@
 #include <cstdint>
 
 #include "kernels/elementwise.h"
+#include "kernels/rounded.h"
 #include "kernels/hd.h"
 #include "kernels/status.h"
 
@@ -68,7 +69,7 @@ struct RowDotLoad {
   MRBM_HD double operator()(int64_t r, int64_t c) const {
     const int64_t i = r * cols + c;
     const T b_value = b_inner == kRowDotFullB ? b[i] : b[bias_channel(c, b_inner)];
-    return detail::elementwise_mul(static_cast<double>(a[i]), static_cast<double>(b_value));
+    return rounded_mul(static_cast<double>(a[i]), static_cast<double>(b_value));
   }
 };
 
@@ -81,10 +82,10 @@ struct ChannelOutput {
   double gamma;
   MRBM_HD void operator()(int64_t ch, double sum) const {
     double value = 0.0;
-    if (alpha != 0.0) value = detail::elementwise_mul(alpha, sum);
+    if (alpha != 0.0) value = rounded_mul(alpha, sum);
     if (gamma != 0.0)
-      value = detail::elementwise_add(value,
-                                      detail::elementwise_mul(gamma, static_cast<double>(out[ch])));
+      value = rounded_add(value,
+                                      rounded_mul(gamma, static_cast<double>(out[ch])));
     out[ch] = static_cast<OutT>(value);
   }
 };
@@ -249,7 +250,7 @@ Status row_dot_cpu(double* out, const T* a, const ElementwiseT<T>* b, int64_t ro
       const T* run = a + r * cols + ch * b_inner;
       const double bv = static_cast<double>(b[ch]);
       acc.add(b_inner, [&](int64_t t) {
-        return detail::elementwise_mul(static_cast<double>(run[t]), bv);
+        return rounded_mul(static_cast<double>(run[t]), bv);
       });
     }
     out[r] = acc.total();
