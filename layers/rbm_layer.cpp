@@ -118,15 +118,18 @@ namespace {
 Variable tempered(Tape& tape, const Variable& pre, double beta) {
   return beta == 1.0 ? pre : autodiff::scale(tape, pre, beta);
 }
+// A sample of `unit` at the tempered pre-activation (the hidden and the visible draw alike).
+Tensor sample_at(Tape& tape, const Variable& pre, const kernels::UnitSpec& unit,
+                 kernels::Sampler sampler, uint64_t seed, uint32_t offset, double beta) {
+  autodiff::SampleRequest request{sampler, seed, offset};
+  return autodiff::multinary(tape, tempered(tape, pre, beta), unit, false, false, request).sample;
+}
 }  // namespace
 
 Tensor RbmLayer::hidden_sample(Tape& tape, const Tensor& v, kernels::Sampler sampler,
                                uint64_t seed, uint32_t offset, double beta) const {
   NoGradGuard no_grad;
-  autodiff::SampleRequest request{sampler, seed, offset};
-  return autodiff::multinary(tape, tempered(tape, hidden_pre(tape, Variable(v)), beta),
-                             hidden_.spec(), false, false, request)
-      .sample;
+  return sample_at(tape, hidden_pre(tape, Variable(v)), hidden_.spec(), sampler, seed, offset, beta);
 }
 
 Tensor RbmLayer::visible_mean(Tape& tape, const Tensor& h, double beta) const {
@@ -139,10 +142,7 @@ Tensor RbmLayer::visible_mean(Tape& tape, const Tensor& h, double beta) const {
 Tensor RbmLayer::visible_sample(Tape& tape, const Tensor& h, kernels::Sampler sampler,
                                 uint64_t seed, uint32_t offset, double beta) const {
   NoGradGuard no_grad;
-  autodiff::SampleRequest request{sampler, seed, offset};
-  return autodiff::multinary(tape, tempered(tape, visible_pre(tape, Variable(h)), beta),
-                             visible_.spec(), false, false, request)
-      .sample;
+  return sample_at(tape, visible_pre(tape, Variable(h)), visible_.spec(), sampler, seed, offset, beta);
 }
 
 }  // namespace mrbm::layers

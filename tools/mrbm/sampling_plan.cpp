@@ -60,11 +60,8 @@ Tensor run_sampling(const layers::Dbn& dbn, const SamplingPlan& plan, int64_t co
     case SampleStart::kPersistent: {
       MRBM_CHECK(!dbn.chains().empty(), "sampling from persistent chains needs a model that has them");
       const Tensor& top = dbn.chains().back();
-      if (count > top.size(0)) {
-        MRBM_THROW(InvalidArgument, count << " samples from the " << top.size(0)
-                                          << " persistent chains of the checkpoint: ask for at most "
-                                          << top.size(0) << ", or start from noise");
-      }
+      // The callers check the count first (sample: a user error; train: at most the chains).
+      MRBM_CHECK(count <= top.size(0), count << " samples from " << top.size(0) << " persistent chains");
       return dbn.generate_from_top(top.rows(0, count), plan.gibbs, seed);
     }
   }

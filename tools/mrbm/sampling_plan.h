@@ -30,7 +30,8 @@ struct SamplingPlan {
 SamplingPlan default_sampling(const layers::ModelSpec& spec, bool has_chains);
 
 // The plan's images [count, C, H, W] in the input unit's range (data: the up pass of `images`, which
-// must hold `count` prepared images; persistent: the first `count` of the top layer's chains).
+// must hold `count` prepared images; persistent: the first `count` of the top layer's chains, so
+// `count` may not exceed the chains: the caller checks).
 Tensor run_sampling(const layers::Dbn& dbn, const SamplingPlan& plan, int64_t count, uint64_t seed,
                     const Tensor* images);
 
