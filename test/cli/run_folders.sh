@@ -210,6 +210,17 @@ check "sample failing half way: no image is left" test "$(ls -A "$TMP/out/imgs")
 rmdir "$TMP/out/imgs/000003.png"
 rmdir "$TMP/out/imgs"
 
+# wait_for_line PID FILE PATTERN [INTERVAL]: until FILE has a line matching PATTERN (grep), the
+# process PID has ended, or 600 polls (every INTERVAL seconds, default 0.1) have passed.
+wait_for_line() {
+  local pid=$1 file=$2 pattern=$3 interval=${4:-0.1}
+  for _ in $(seq 1 600); do
+    grep -q "$pattern" "$file" 2>/dev/null && return
+    kill -0 "$pid" 2>/dev/null || return
+    sleep "$interval"
+  done
+}
+
 # --- Ctrl-C mid-epoch and --resume: metrics continuous, parameters as uninterrupted (Fashion-MNIST) -
 FMNIST=${MRBM_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 if ls "$FMNIST"/train-images-idx3-ubyte* >/dev/null 2>&1; then
@@ -219,11 +230,7 @@ if ls "$FMNIST"/train-images-idx3-ubyte* >/dev/null 2>&1; then
   # counted the skipped images would then read 3x too high.
   (cd "$TMP/cwd" && exec "$MRBM" train "${long[@]}" --out "$TMP/int" >"$CAP/out" 2>"$CAP/err") &
   pid=$!
-  for _ in $(seq 1 600); do
-    grep -q "epoch 1/1 \[################" "$CAP/err" 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
+  wait_for_line "$pid" "$CAP/err" "epoch 1/1 \[################"
   kill -INT "$pid" 2>/dev/null
   wait "$pid"
   rc=$?
@@ -253,11 +260,7 @@ if ls "$FMNIST"/train-images-idx3-ubyte* >/dev/null 2>&1; then
   lock_err=$(mktemp)
   (cd "$TMP/cwd" && exec "$MRBM" train "${long[@]/#500/1000000}" --out "$TMP/locked" >/dev/null 2>"$lock_err") &
   pid=$!
-  for _ in $(seq 1 600); do
-    grep -q "epoch 1/1 \[" "$lock_err" 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
+  wait_for_line "$pid" "$lock_err" "epoch 1/1 \["
   expect_error 1 "$TMP/locked: another mrbm train is using this run folder" train --out "$TMP/locked" --resume
   expect_error 1 "$TMP/locked: another mrbm train is using this run folder" train "${long[@]}" --out "$TMP/locked"
   check "the first process was still training during the checks" kill -0 "$pid"
@@ -274,11 +277,7 @@ if ls "$FMNIST"/train-images-idx3-ubyte* >/dev/null 2>&1; then
         --threads 1 --sample-count 64 --gibbs-steps 4000)
   (cd "$TMP/cwd" && exec "$MRBM" train "${late[@]}" --out "$TMP/late" >"$CAP/out" 2>"$CAP/err") &
   pid=$!
-  for _ in $(seq 1 600); do
-    grep -q "epoch 1: evaluating, drawing the sample grids" "$CAP/err" 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.05
-  done
+  wait_for_line "$pid" "$CAP/err" "epoch 1: evaluating, drawing the sample grids" 0.05
   kill -INT "$pid" 2>/dev/null
   wait "$pid"
   rc=$?
@@ -293,11 +292,7 @@ if ls "$FMNIST"/train-images-idx3-ubyte* >/dev/null 2>&1; then
   # SIGTERM is handled like Ctrl-C: the checkpoint is saved, exit 143.
   (cd "$TMP/cwd" && exec "$MRBM" train "${long[@]}" --out "$TMP/term" >"$CAP/out" 2>"$CAP/err") &
   pid=$!
-  for _ in $(seq 1 600); do
-    grep -q "epoch 1/1 \[##" "$CAP/err" 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
+  wait_for_line "$pid" "$CAP/err" "epoch 1/1 \[##"
   kill -TERM "$pid" 2>/dev/null
   wait "$pid"
   rc=$?
@@ -308,11 +303,7 @@ if ls "$FMNIST"/train-images-idx3-ubyte* >/dev/null 2>&1; then
   (cd "$TMP/cwd" && exec "$MRBM" features --checkpoint "$TMP/int/checkpoint.safetensors" --data fashion-mnist \
      --device cpu --batch 16 --out "$TMP/feat/f.npy" >"$CAP/out" 2>"$CAP/err") &
   pid=$!
-  for _ in $(seq 1 600); do
-    grep -q "features \[##" "$CAP/err" 2>/dev/null && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
+  wait_for_line "$pid" "$CAP/err" "features \[##"
   kill -INT "$pid" 2>/dev/null
   wait "$pid"
   rc=$?
