@@ -322,8 +322,8 @@ void register_classify_command(CLI::App& app) {
       ->check(number_in(0.0, 1.0))
       ->capture_default_str();
   cmd->add_option("--solver", o->solver,
-                  "liblinear solver for the L2-regularized squared hinge loss: auto (primal when "
-                  "images >= features, else dual), primal, dual")
+                  "liblinear solver for the L2-regularized squared hinge loss: auto (= primal, "
+                  "measured faster for every shape mrbm produces), primal, dual")
       ->check(CLI::IsMember({"auto", "primal", "dual"}))
       ->capture_default_str();
   cmd->add_option("--threads", o->threads, "Classes trained at once by the primal solver (0: all cores)")

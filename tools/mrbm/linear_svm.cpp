@@ -212,9 +212,10 @@ LinearSvmModel train_linear_svm(const float* x, int64_t count, int64_t dim,
   }
 
   model.solver = options.solver;
-  if (model.solver == SvmSolver::kAuto) {
-    model.solver = count >= dim ? SvmSolver::kPrimal : SvmSolver::kDual;
-  }
+  // auto is the primal solver for every shape: measured faster than the dual one on mrbm's dense
+  // features even with fewer rows than features, where liblinear's guide suggests the dual
+  // (linear_svm.h; docs/cli.md).
+  if (model.solver == SvmSolver::kAuto) model.solver = SvmSolver::kPrimal;
   parameter param{};
   param.solver_type = model.solver == SvmSolver::kPrimal ? L2R_L2LOSS_SVC : L2R_L2LOSS_SVC_DUAL;
   param.eps = options.tolerance > 0.0 ? options.tolerance
