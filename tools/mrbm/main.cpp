@@ -4,6 +4,7 @@
 // rest, 128 + the signal for an interrupted run.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <cstdio>
 #include <exception>
 #include <regex>
@@ -82,6 +83,9 @@ std::string usage_message(const std::string& what) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A file size limit (ulimit -f) reached must be a write error naming the file (EFBIG, handled like a
+  // full disk: the previous checkpoint stays), not SIGXFSZ's silent death with a half-written file.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"mrbm: multinary restricted Boltzmann machines (train, sample, benchmark)", "mrbm"};
   app.require_subcommand(1);
   app.set_version_flag("--version", version_line());

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <regex>
 
 #include "core/error.h"
 
@@ -57,6 +58,22 @@ void write_text_atomically(const fs::path& path, const std::string& text) {
     fs::remove(tmp, ec);
     MRBM_THROW(IoError, path.string() << ": cannot replace: " << ec.message());
   }
+}
+
+int remove_stale_temporaries(const fs::path& dir) {
+  static const std::regex temporary(
+      R"(\.checkpoint\.safetensors\.tmp-[0-9]+-[0-9]+|(run\.json|metrics\.jsonl)\.tmp-[0-9]+|)"
+      R"((samples|samples-from-data|reconstructions)\.png\.new(\.tmp-[0-9]+-[0-9]+)?)");
+  int removed = 0;
+  std::error_code ec;
+  for (const fs::directory_entry& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    std::error_code type_ec;
+    if (!entry.is_regular_file(type_ec) || !std::regex_match(name, temporary)) continue;
+    std::error_code remove_ec;
+    if (fs::remove(entry.path(), remove_ec)) ++removed;
+  }
+  return removed;
 }
 
 int64_t trim_metrics(const fs::path& metrics, int64_t step, double* last_time_s) {

@@ -45,6 +45,13 @@ int64_t trim_metrics(const std::filesystem::path& metrics, int64_t step, double*
 // not a folder, or when it cannot be written.
 void check_run_folder_writable(const std::filesystem::path& dir, bool create_parents);
 
+// Removes the temporary files that a `mrbm train` killed in the middle of a write leaves in its
+// run folder: a checkpoint's ".checkpoint.safetensors.tmp-PID-N" (core/safetensors.cpp),
+// "run.json.tmp-PID" and "metrics.jsonl.tmp-PID" (write_text_atomically), the pending image
+// grids "NAME.png.new" and their own temporaries "NAME.png.new.tmp-PID-N" (data/file_io.cpp). Call it only while holding the folder's RunFolderLock: then no live
+// process is writing them. Other files are never touched. Returns how many were removed.
+int remove_stale_temporaries(const std::filesystem::path& dir);
+
 // An exclusive advisory lock (flock) on the run folder itself, held by `mrbm train` for as long as
 // it works there, so that a second `mrbm train` on the same --out refuses instead of both writing.
 // It lives on the folder's own file descriptor (no lock file to leave behind), and the kernel drops

@@ -237,9 +237,15 @@ void run_train(TrainArgs a) {
   // One train process per run folder: the lock first, then the folder's state. A folder created
   // below by this process is locked as soon as it exists.
   std::optional<RunFolderLock> lock;
+  int removed_temporaries = 0;
   {
     std::error_code ec;
-    if (fs::is_directory(out, ec)) lock.emplace(out);
+    if (fs::is_directory(out, ec)) {
+      lock.emplace(out);
+      // A process killed while writing left its temporaries (a checkpoint's is as big as the
+      // checkpoint); with the lock held they are nobody's.
+      removed_temporaries = remove_stale_temporaries(out);
+    }
   }
   const RunFolderState state = folder.state();
   layers::ModelSpec spec;
@@ -247,6 +253,10 @@ void run_train(TrainArgs a) {
   // Info lines wait until every input (the data, the checkpoint) has been read, so that a bad
   // input is reported as the only line.
   std::vector<std::string> notes;
+  if (removed_temporaries > 0) {
+    notes.push_back(out.string() + ": removed " + std::to_string(removed_temporaries) + " temporary file" +
+                    (removed_temporaries == 1 ? "" : "s") + " left by an interrupted run");
+  }
   if (a.resume) {
     if (state == RunFolderState::kEmpty) {
       MRBM_THROW(IoError, "--resume: " << out.string() << " holds no run (no " << run_json.filename().string()
