@@ -13,7 +13,7 @@ ifneq ($(NVCC),)
 export PATH := $(dir $(NVCC)):$(PATH)
 endif
 
-.PHONY: all deps configure build test sim-configure sim-test demo reproduce-fashion reproduce-generation bench check-p40 gpu-check clean
+.PHONY: all deps configure build test sim-configure sim-test demo reproduce-fashion reproduce-generation reproduce-loglik bench check-p40 gpu-check clean
 
 all: build
 
@@ -59,6 +59,10 @@ reproduce-fashion: build
 # Generation from noise, four negative phases side by side; writes docs/results.md's "Generation".
 reproduce-generation: build
 	@BUILD_DIR="$(BUILD_DIR)" tools/reproduce_generation.sh
+
+# Test log-likelihood by AIS, binary vs multinary hidden units, CD-1 vs PCD-1; writes docs/results.md.
+reproduce-loglik: build
+	@BUILD_DIR="$(BUILD_DIR)" tools/loglik_results.sh
 
 bench: build
 	@$(BUILD_DIR)/mrbm bench multinary

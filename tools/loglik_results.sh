@@ -62,34 +62,45 @@ for row in "${RUN_TABLE[@]}"; do
   IFS='|' read -r name hidden negative <<<"$row"
   if [ -n "$WANTED" ] && [[ " $WANTED " != *" $name "* ]]; then continue; fi
   names+=("$name")
-  [ -f "$OUT/$name/evaluate.json" ] && [ -f "$OUT/$name/budget.json" ] && continue
-  cat >"$OUT/specs/$name.json" <<JSON
+  if [ ! -f "$OUT/$name/evaluate.json" ] || [ ! -f "$OUT/$name/budget.json" ]; then
+    cat >"$OUT/specs/$name.json" <<JSON
 {"name": "$name",
  "input": {"channels": 1, "height": 28, "width": 28, "unit": {"kind": "binary"}},
  "layers": [{"type": "dense", "units": $HIDDEN, "hidden": $hidden}],
  "sampler": "exact",
  "training": {"lr": $LR, "batch": 64, "epochs": $EPOCHS}}
 JSON
-  rm -rf "${OUT:?}/$name"
-  start=$(date +%s.%N)
-  # shellcheck disable=SC2086  # $negative is a list of options
-  "$MRBM" train --model "$OUT/specs/$name.json" --data fashion-mnist --epochs "$EPOCHS" --lr "$LR" \
-    $negative --device "$DEVICE" --seed 1 "${limit_args[@]}" --sample-count 16 --out "$OUT/$name"
-  train_s=$(echo "$(date +%s.%N) - $start" | bc)
-  start=$(date +%s.%N)
-  "$MRBM" evaluate --checkpoint "$OUT/$name/checkpoint.safetensors" --data fashion-mnist \
-    --log-likelihood --chains "$CHAINS" --temperatures "$TEMPS" --count "$TEST" --base-count -1 \
-    --seed 1 --device "$DEVICE" --out "$OUT/$name/evaluate.json"
-  eval_s=$(echo "$(date +%s.%N) - $start" | bc)
-  jq -n --arg name "$name" --argjson epochs "$EPOCHS" --argjson limit "$LIMIT" --argjson lr "$LR" \
-    --argjson hidden "$HIDDEN" --argjson train_s "$train_s" --argjson eval_s "$eval_s" \
-    --arg negative "$negative" --arg device "$DEVICE" \
-    --arg machine "$(nproc) CPU cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(uname -m)" \
-    --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" --arg date "$(date -u +%F)" \
-    '{name: $name, epochs: $epochs, limit: $limit, lr: $lr, hidden: $hidden, batch: 64,
-      negative: $negative, train_seconds: $train_s, evaluate_seconds: $eval_s, device: $device,
-      machine: $machine, commit: $commit, date: $date}' \
-    >"$OUT/$name/budget.json"
+    rm -rf "${OUT:?}/$name"
+    start=$(date +%s.%N)
+    # shellcheck disable=SC2086  # $negative is a list of options
+    "$MRBM" train --model "$OUT/specs/$name.json" --data fashion-mnist --epochs "$EPOCHS" --lr "$LR" \
+      $negative --device "$DEVICE" --seed 1 "${limit_args[@]}" --sample-count 16 --out "$OUT/$name"
+    train_s=$(echo "$(date +%s.%N) - $start" | bc)
+    start=$(date +%s.%N)
+    "$MRBM" evaluate --checkpoint "$OUT/$name/checkpoint.safetensors" --data fashion-mnist \
+      --log-likelihood --chains "$CHAINS" --temperatures "$TEMPS" --count "$TEST" --base-count -1 \
+      --seed 1 --device "$DEVICE" --out "$OUT/$name/evaluate.json"
+    eval_s=$(echo "$(date +%s.%N) - $start" | bc)
+    jq -n --arg name "$name" --argjson epochs "$EPOCHS" --argjson limit "$LIMIT" --argjson lr "$LR" \
+      --argjson hidden "$HIDDEN" --argjson train_s "$train_s" --argjson eval_s "$eval_s" \
+      --arg negative "$negative" --arg device "$DEVICE" \
+      --arg machine "$(nproc) CPU cores; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(uname -m)" \
+      --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" --arg date "$(date -u +%F)" \
+      '{name: $name, epochs: $epochs, limit: $limit, lr: $lr, hidden: $hidden, batch: 64,
+        negative: $negative, train_seconds: $train_s, evaluate_seconds: $eval_s, device: $device,
+        machine: $machine, commit: $commit, date: $date}' \
+      >"$OUT/$name/budget.json"
+  fi
+  # Fewer than 10 effective chains: the estimate is unreliable (docs/math.md section 11); AIS again
+  # with 4 times the temperatures, up to 16 times the default.
+  temps=$(jq .ais.temperatures "$OUT/$name/evaluate.json")
+  while [ "$(jq '.ais.effective_chains < 10' "$OUT/$name/evaluate.json")" = true ] && [ "$temps" -lt $((16 * TEMPS)) ]; do
+    temps=$((4 * temps))
+    echo "loglik: $name: $(jq .ais.effective_chains "$OUT/$name/evaluate.json") effective chains; AIS again with $temps temperatures" >&2
+    "$MRBM" evaluate --checkpoint "$OUT/$name/checkpoint.safetensors" --data fashion-mnist \
+      --log-likelihood --chains "$CHAINS" --temperatures "$temps" --count "$TEST" --base-count -1 \
+      --seed 1 --device "$DEVICE" --out "$OUT/$name/evaluate.json"
+  done
 done
 printf '%s\n' "${names[@]}" | jq -R . | jq -s . >"$OUT/runs.json"
 python3 tools/write_loglik_results.py "$OUT" "$RESULTS"
