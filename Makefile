@@ -4,6 +4,10 @@ BUILD_DIR ?= build
 # The CUDA simulator build (docs/building.md "The CUDA simulator"): the [cuda] tests on the CPU.
 SIM_BUILD_DIR ?= build-sim
 SIM_TARGETS := mrbm_tests cuda_sim_tests mrbm_embed_foreign_cuda mrbm
+# The fuzz build (docs/building.md "Fuzzing"): clang, libFuzzer, ASan + UBSan, CPU only.
+FUZZ_BUILD_DIR ?= build-fuzz
+MRBM_FUZZ_SECONDS ?= 20
+FUZZ_JOBS ?= $(JOBS)
 JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
 
@@ -13,7 +17,7 @@ ifneq ($(NVCC),)
 export PATH := $(dir $(NVCC)):$(PATH)
 endif
 
-.PHONY: all deps configure build test sim-configure sim-test demo reproduce-fashion reproduce-generation reproduce-loglik bench check-p40 gpu-check clean
+.PHONY: all deps configure build test sim-configure sim-test fuzz-configure fuzz-test demo reproduce-fashion reproduce-generation reproduce-loglik bench check-p40 gpu-check clean
 
 all: build
 
@@ -29,12 +33,17 @@ build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
 # Every test: the normal build's suite, then the [cuda] tests under the CUDA simulator (sim-test),
-# so that the CUDA path runs on every machine, GPU or not. SIM=0 skips the simulated suite.
+# so that the CUDA path runs on every machine, GPU or not, then a short run of every fuzz target
+# (fuzz-test). SIM=0 skips the simulated suite, FUZZ=0 the fuzzing.
 SIM ?= 1
+FUZZ ?= 1
 test: build
 	@cd $(BUILD_DIR) && ctest --no-tests=error --output-on-failure -j $(JOBS)
 ifneq ($(SIM),0)
 	@$(MAKE) --no-print-directory sim-test
+endif
+ifneq ($(FUZZ),0)
+	@$(MAKE) --no-print-directory fuzz-test
 endif
 
 # Builds mrbm against test/cuda_sim (g++, AddressSanitizer + UndefinedBehaviorSanitizer) and runs
@@ -48,6 +57,20 @@ sim-configure: deps
 sim-test: sim-configure
 	@cmake --build $(SIM_BUILD_DIR) -j $(JOBS) --target $(SIM_TARGETS)
 	@cd $(SIM_BUILD_DIR) && ctest -L cuda-sim --no-tests=error --output-on-failure -j $(JOBS)
+
+# Builds the libFuzzer targets of test/fuzz (clang++, -fsanitize=fuzzer-no-link,address,undefined,
+# no CUDA) and runs each for MRBM_FUZZ_SECONDS on a scratch copy of its seed corpus (tools/fuzz.sh).
+fuzz-configure: deps
+	@cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 \
+	  -DCMAKE_CXX_COMPILER=clang++ -DMRBM_WITH_CUDA=OFF -DMRBM_WITH_CUDNN=OFF \
+	  -DMRBM_BUILD_TESTS=OFF -DMRBM_FUZZ=ON >/dev/null || \
+	  cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 \
+	  -DCMAKE_CXX_COMPILER=clang++ -DMRBM_WITH_CUDA=OFF -DMRBM_WITH_CUDNN=OFF \
+	  -DMRBM_BUILD_TESTS=OFF -DMRBM_FUZZ=ON
+
+fuzz-test: fuzz-configure
+	@cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target mrbm_fuzz_targets
+	@BUILD_DIR="$(FUZZ_BUILD_DIR)" FUZZ_JOBS="$(FUZZ_JOBS)" tools/fuzz.sh $(MRBM_FUZZ_SECONDS)
 
 demo: build
 	@tools/demo.sh
@@ -74,4 +97,4 @@ gpu-check:
 	@tools/gpu-check.sh stage
 
 clean:
-	@rm -rf $(BUILD_DIR) $(SIM_BUILD_DIR)
+	@rm -rf $(BUILD_DIR) $(SIM_BUILD_DIR) $(FUZZ_BUILD_DIR)

@@ -1,6 +1,8 @@
 // Adam (autodiff/adam.h).
 #include "autodiff/adam.h"
 
+#include <cmath>
+
 #if defined(MRBM_WITH_CUDA)
 #include "kernels/adam_cuda.h"
 #endif
@@ -83,7 +85,8 @@ void Adam::load_state(const std::map<std::string, Tensor>& state) {
   MRBM_CHECK(step.numel() == 1 && step.dtype() == DType::kFloat64,
              "Adam state 'step' must be one float64, got " << step.describe());
   const double steps = step.to_vector<double>()[0];
-  MRBM_CHECK(steps >= 0 && steps == static_cast<double>(static_cast<int64_t>(steps)),
+  // The range is checked before the cast (a double beyond int64 does not convert: undefined).
+  MRBM_CHECK(steps >= 0 && steps <= 9007199254740992.0 && steps == std::floor(steps),
              "Adam state 'step' must be a non-negative integer, got " << steps);
   // Check everything before changing anything.
   for (size_t i = 0; i < params_.size(); ++i) {

@@ -2,6 +2,7 @@
 // interface for gzip files, POSIX rename for atomic replacement.
 #include "data/file_io.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -45,11 +46,13 @@ std::vector<uint8_t> read_gzip(const std::string& path) {
   if (gz == nullptr) MRBM_THROW(IoError, path << ": cannot open: " << std::strerror(errno));
   gzbuffer(gz, 1 << 17);
   std::vector<uint8_t> bytes;
-  constexpr unsigned kChunk = 1u << 20;
+  // Chunks from 64 KiB, doubling up to 1 MiB: a small file does not pay for a 1 MiB buffer.
+  unsigned chunk = 1u << 16;
   for (;;) {
     const size_t old_size = bytes.size();
-    bytes.resize(old_size + kChunk);
-    const int got = gzread(gz, bytes.data() + old_size, kChunk);
+    bytes.resize(old_size + chunk);
+    const int got = gzread(gz, bytes.data() + old_size, chunk);
+    chunk = std::min(chunk * 2, 1u << 20);
     if (got < 0) {
       int code = 0;
       const std::string why = gzerror(gz, &code);

@@ -51,15 +51,23 @@ IdxHeader parse_header(const std::string& path, const std::vector<uint8_t>& byte
   }
   for (int64_t d = 0; d < dims; ++d) h.sizes.push_back(read_be32(bytes.data() + 4 + 4 * d));
   // Three uint32 sizes can overflow int64; a product above 2^40 bytes cannot be a real file here.
+  // The zero sizes are left out of the check, so that a count of 0 cannot hide an image size
+  // (rows x cols) that overflows where the data set multiplies it (found by fuzz_idx).
   constexpr int64_t kMaxData = int64_t{1} << 40;
-  int64_t expected_data = 1;
+  int64_t nonzero_product = 1;
+  bool any_zero = false;
   for (int64_t s : h.sizes) {
-    if (s != 0 && expected_data > kMaxData / s) {
+    if (s == 0) {
+      any_zero = true;
+      continue;
+    }
+    if (nonzero_product > kMaxData / s) {
       MRBM_THROW(IoError, path << ": IDX sizes " << shape_to_string(h.sizes)
                                << " describe more than 2^40 bytes; the header is corrupt");
     }
-    expected_data *= s;
+    nonzero_product *= s;
   }
+  const int64_t expected_data = any_zero ? 0 : nonzero_product;
   const int64_t data = size - h.data_offset;
   if (data < expected_data) {
     MRBM_THROW(IoError, path << ": truncated IDX " << what << " file: sizes "

@@ -31,29 +31,146 @@ namespace fs = std::filesystem;
 constexpr const char* kImageExtensions[] = {"jpg", "jpeg", "png", "bmp", "gif", "tga",
                                             "psd", "pic",  "pnm", "ppm", "pgm"};
 
+// stb_image allocates the pixels a header claims before it reads them, so a file of a few bytes
+// could make it allocate gigabytes: the dimensions are checked first (stbi_info reads the header
+// only). 2^25 pixels (e.g. 8192 x 4096) is beyond any photograph this reader is meant for.
+constexpr int64_t kMaxImagePixels = int64_t{1} << 25;
+
+// stb_image's luma weights (stbi__compute_y), so that a conversion done here equals stb's own.
+uint8_t luma(const uint8_t* rgb) {
+  return static_cast<uint8_t>((rgb[0] * 77 + rgb[1] * 150 + rgb[2] * 29) >> 8);
+}
+
+// `pixels` (w * h * from channels, 1..4: grey, grey + alpha, RGB, RGBA) as `to` (1 or 3)
+// channels, exactly as stbi__convert_format does it: grey replicated, alpha dropped, RGB to grey
+// by luma.
+std::vector<uint8_t> convert_channels(const uint8_t* pixels, int64_t count, int from, int to) {
+  std::vector<uint8_t> out(static_cast<size_t>(count * to));
+  for (int64_t i = 0; i < count; ++i) {
+    const uint8_t* p = pixels + i * from;
+    uint8_t* q = out.data() + i * to;
+    if (to == 1) {
+      q[0] = from >= 3 ? luma(p) : p[0];
+    } else {
+      for (int c = 0; c < 3; ++c) q[c] = from >= 3 ? p[c] : p[0];
+    }
+  }
+  return out;
+}
+
+// stb_image 2.27 (Debian's) does not check that a JPEG Huffman table (a DHT segment) lists at most
+// 256 codes, and writes past its code-size table when it lists more. Every DHT segment of the file
+// is checked here before stb sees it (all of them: a progressive JPEG may define tables between its
+// scans, so the entropy-coded data is scanned for markers too).
+void check_jpeg_huffman_tables(const std::vector<uint8_t>& b, const std::string& path) {
+  const size_t n = b.size();
+  if (n < 2 || b[0] != 0xFF || b[1] != 0xD8) return;  // not a JPEG
+  size_t i = 2;
+  while (i + 1 < n) {
+    if (b[i] != 0xFF || b[i + 1] == 0xFF) {  // entropy-coded data, or a fill byte
+      ++i;
+      continue;
+    }
+    const uint8_t marker = b[i + 1];
+    if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD9)) {
+      i += 2;  // a stuffed 0xFF, or a marker without a length
+      continue;
+    }
+    if (i + 3 >= n) return;
+    const size_t length = size_t{b[i + 2]} << 8 | b[i + 3];  // includes its own two bytes
+    if (marker == 0xC4) {
+      // As stb reads it: tables while the segment's length lasts, a byte past the end of the
+      // file read as 0.
+      size_t p = i + 4;
+      const size_t end = i + 2 + length;
+      while (p < end && p < n) {
+        size_t codes = 0;
+        for (size_t k = p + 1; k <= p + 16 && k < n; ++k) codes += b[k];
+        if (codes > 256) {
+          MRBM_THROW(IoError, path << ": corrupt JPEG: a Huffman table (DHT at byte " << i
+                                   << ") lists " << codes << " codes, more than 256");
+        }
+        p += 17 + codes;
+      }
+    }
+    i += 2 + std::max<size_t>(length, 2);
+  }
+}
+
+// stb_image 2.27 reads the width, height and maximum value of a binary PGM/PPM header into an int
+// without an overflow check (undefined behaviour for more than 9 digits, and a wrapped value
+// after). The header's numbers are checked here first, skipping whitespace and '#' comments as stb
+// does.
+void check_pnm_header(const std::vector<uint8_t>& b, const std::string& path) {
+  if (b.size() < 2 || b[0] != 'P' || (b[1] != '5' && b[1] != '6')) return;  // not binary PNM
+  size_t i = 2;
+  const auto space = [](uint8_t c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+  };
+  for (const char* field : {"width", "height", "maximum value"}) {
+    for (;;) {
+      while (i < b.size() && space(b[i])) ++i;
+      if (i >= b.size() || b[i] != '#') break;
+      while (i < b.size() && b[i] != '\n' && b[i] != '\r') ++i;
+    }
+    size_t digits = 0;
+    while (i < b.size() && b[i] >= '0' && b[i] <= '9') {
+      ++digits;
+      ++i;
+    }
+    if (digits > 9) {
+      MRBM_THROW(IoError, path << ": corrupt PGM/PPM header: its " << field << " has " << digits
+                               << " digits");
+    }
+    if (digits == 0) return;  // stb refuses the header itself
+  }
+}
+
 // Decodes one file into out[channels * size * size] (planar).
 void decode_image(uint8_t* out, const std::string& path, const ImageFolderOptions& options) {
   const std::vector<uint8_t> bytes = read_file_bytes(path);
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
     MRBM_THROW(IoError, path << ": " << bytes.size() << " bytes, too large for an image");
   }
+  const int size = static_cast<int>(bytes.size());
+  check_jpeg_huffman_tables(bytes, path);
+  check_pnm_header(bytes, path);
   int w = 0;
   int h = 0;
   int file_channels = 0;
-  const int want = static_cast<int>(options.channels);
-  std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
-      stbi_load_from_memory(bytes.data(), static_cast<int>(bytes.size()), &w, &h, &file_channels,
-                            want),
-      stbi_image_free);
-  if (!decoded) {
-    // stbi_failure_reason is thread-local in this stb version (STBI_THREAD_LOCAL).
+  // stbi_failure_reason is thread-local in this stb version (STBI_THREAD_LOCAL).
+  if (!stbi_info_from_memory(bytes.data(), size, &w, &h, &file_channels)) {
     MRBM_THROW(IoError, path << ": cannot decode image: " << stbi_failure_reason());
+  }
+  if (w <= 0 || h <= 0 || int64_t{w} * h > kMaxImagePixels) {
+    MRBM_THROW(IoError, path << ": the image header claims " << w << " x " << h
+                             << " pixels; this reader accepts at most " << kMaxImagePixels
+                             << " pixels (corrupt file?)");
+  }
+  const int want = static_cast<int>(options.channels);
+  // stb_image 2.27 (Debian's) converts the channels of a 16-bit PGM/PPM with its 8-bit routine and
+  // then reads twice the bytes it has (a heap overflow): such a file is decoded with its own
+  // channels and converted here.
+  const bool pnm16 = bytes[0] == 'P' && stbi_is_16_bit_from_memory(bytes.data(), size);
+  const int request = pnm16 ? 0 : want;
+  std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
+      stbi_load_from_memory(bytes.data(), size, &w, &h, &file_channels, request), stbi_image_free);
+  if (!decoded) {
+    MRBM_THROW(IoError, path << ": cannot decode image: " << stbi_failure_reason());
+  }
+  if (int64_t{w} * h > kMaxImagePixels || file_channels < 1 || file_channels > 4) {
+    MRBM_THROW(IoError, path << ": the decoded image is " << w << " x " << h << " x "
+                             << file_channels << " (corrupt file?)");
   }
   Image image;
   image.width = w;
   image.height = h;
   image.channels = want;
-  image.pixels.assign(decoded.get(), decoded.get() + int64_t{w} * h * want);
+  if (request == 0 && file_channels != want) {
+    image.pixels = convert_channels(decoded.get(), int64_t{w} * h, file_channels, want);
+  } else {
+    image.pixels.assign(decoded.get(), decoded.get() + int64_t{w} * h * want);
+  }
   decoded.reset();
   const Image square = center_crop_square(image);
   interleaved_to_planar(out, resize_image(square, options.size, options.size));

@@ -349,7 +349,7 @@ ModelSpec load_model_spec(const std::string& preset_or_file) {
   json j;
   try {
     j = json::parse(in, detect_duplicates);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e3083
     MRBM_THROW(IoError, preset_or_file << ": invalid JSON: " << e.what());
   }
   if (!duplicate.empty()) {

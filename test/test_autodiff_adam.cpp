@@ -108,6 +108,12 @@ TEST_CASE("Adam state save and restore continues bit-identically", "[autodiff][a
   bad = saved;
   bad["weights.m"] = Tensor::zeros({16});
   CHECK_THROWS_AS(resumed.load_state(bad), ShapeError);
+  // A step beyond int64 (found by fuzz_checkpoint: the cast was undefined), NaN, a fraction.
+  for (const double step : {6.6e180, std::nan(""), 2.5, -1.0}) {
+    bad = saved;
+    bad["step"] = Tensor::from_vector(std::vector<double>{step}, {1});
+    CHECK_THROWS_AS(resumed.load_state(bad), InvalidArgument);
+  }
 }
 
 TEST_CASE("Adam on CUDA equals Adam on the CPU bit for bit", "[autodiff][adam][cuda]") {

@@ -181,6 +181,9 @@ TEST_CASE("malformed IDX files give an IoError naming the file and the problem",
   write_bytes(path, good);
   REQUIRE(mrbm::data::read_idx_images(path).count == 2);
 
+  SECTION("zero images of a size beyond 2^40 bytes (found by fuzz_idx: rows x cols overflowed)") {
+    CHECK_THAT(images_error(idx_file({0, 0xfffc0000u, 0xf7ff0000u}, {})), Contains("2^40"));
+  }
   SECTION("wrong magic: a label file read as images") {
     CHECK_THAT(images_error(idx_file({18}, pattern(18))), Contains("magic number 0x00000801"));
   }

@@ -303,3 +303,33 @@ TEST_CASE("CelebA picks its split from list_eval_partition.txt", "[data]") {
     CHECK_THAT(msg, Contains("list_eval_partition.txt"));
   }
 }
+
+// Inputs found by test/fuzz/fuzz_image (stb_image 2.27 bugs worked around in the reader, and a
+// header's claimed size checked before stb allocates it).
+TEST_CASE("fuzzing regressions: 16-bit PGM, oversized headers, bad JPEG Huffman tables", "[data]") {
+  TempDir dir;
+  const std::string path = dir.file("x.pgm");
+  auto read = [&](int64_t channels) {
+    return mrbm::data::read_image_files({path}, options_of(1, channels));
+  };
+  SECTION("a 16-bit PGM read as RGB or grey") {
+    // Each sample's two bytes are equal: stb 2.27 reads them little-endian, PNM is big-endian.
+    write_text(path, std::string("P5\n2 1\n65535\n") + "\x12\x12\xab\xab");
+    CHECK(read(3).pixels == std::vector<uint8_t>{0x12, 0x12, 0x12});
+    CHECK(read(1).pixels == std::vector<uint8_t>{0x12});
+  }
+  SECTION("a header that claims more than 2^25 pixels") {
+    write_text(path, "P5\n30000 30000\n255\n\x01\x02");
+    const std::string msg = message_of<mrbm::IoError>([&] { read(3); });
+    CHECK_THAT(msg, Contains(path));
+    CHECK_THAT(msg, Contains("30000 x 30000"));
+  }
+  SECTION("a PGM header number with more than 9 digits") {
+    write_text(path, "P5\n3 2\n26666666666666666665\n\x01\x02\x03\x04\x05\x06");
+    CHECK_THAT(message_of<mrbm::IoError>([&] { read(1); }), Contains("20 digits"));
+  }
+  SECTION("a JPEG Huffman table with more than 256 codes") {
+    write_text(path, std::string("\xff\xd8\xff\xc4\x00\x13\x00", 7) + std::string(16, '\x20'));
+    CHECK_THAT(message_of<mrbm::IoError>([&] { read(3); }), Contains("512 codes"));
+  }
+}

@@ -7,7 +7,8 @@ set -euo pipefail
 
 packages=(cmake ninja-build g++ make pkg-config ca-certificates
           catch2 libstb-dev libopenblas-dev libdnnl-dev liblinear-dev nlohmann-json3-dev libcli11-dev
-          zlib1g-dev dataset-fashion-mnist python3)
+          zlib1g-dev dataset-fashion-mnist python3
+          clang libclang-rt-14-dev)  # make fuzz-test: clang++ and libFuzzer (test/fuzz)
 if [[ "${1:-}" == "--with-torch" ]]; then
   packages+=(python3 python3-torch python3-numpy)
 fi
