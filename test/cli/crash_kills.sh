@@ -29,14 +29,6 @@ quick=(--model "$TMP/model.json" --data "mnist:$D" --batch 4 --device cpu --samp
        --gibbs-steps 1 --log-every 1)
 run=("${quick[@]}" --epochs "$EPOCHS")
 
-# The tensors of a checkpoint (parameters and optimizer state) without its metadata (training time).
-tensor_bytes() {
-  local hl
-  hl=$(od -An -tu8 -N8 "$1" | tr -d ' ')
-  tail -c +$((9 + hl)) "$1" | md5sum | cut -d' ' -f1
-}
-metric_steps() { sed -E 's/.*"step":([0-9]+).*"type":"([a-z]+)".*/\2 \1/' "$1"; }
-
 # The folder's files are each whole: run.json is JSON, metrics.jsonl is JSON lines (a torn last
 # line allowed when $2 is "torn-ok"), every *.png is a PNG whose chunks all pass their CRC and end
 # with IEND, and the checkpoint (when there is one) loads.
@@ -82,6 +74,8 @@ PY
       { echo "checkpoint does not load: $(head -c 300 "$CAP/info.err")" >&2; return 1; }
   fi
 }
+# What a process that got past its start changes: metrics.jsonl's and the checkpoint's size and time.
+written_state() { stat -c '%s %y' "$OUT/metrics.jsonl" "$OUT/checkpoint.safetensors" 2>/dev/null; true; }
 # Temporary files (a checkpoint's .NAME.tmp-PID-N, a grid's NAME.new) in the folder.
 temporaries() { [ -d "$1" ] && (cd "$1" && ls -A | grep -E '\.tmp-[0-9]+(-[0-9]+)?$|\.new$'); true; }
 
@@ -115,6 +109,7 @@ while [ "$kills" -lt "$MAX_KILLS" ]; do
     args=(train "${run[@]}" --out "$OUT")
   fi
   delay_ms=$(( (RANDOM * 32768 + RANDOM) % (window_ms + 1) ))
+  state_before=$(written_state)
   (cd "$TMP/cwd" && exec "$MRBM" "${args[@]}" >>"$CAP/kill.out" 2>>"$CAP/kill.err") &
   pid=$!
   sleep "$(awk -v m="$delay_ms" 'BEGIN { printf "%.3f", m / 1000 }')"
@@ -132,9 +127,9 @@ while [ "$kills" -lt "$MAX_KILLS" ]; do
   grep -q "^\\.checkpoint\\.safetensors\\.tmp-$pid-" <<<"$temps" && in_writes=$((in_writes + 1))
   check "kill $kills (after $delay_ms ms): the folder's files are whole" folder_whole "$OUT" torn-ok
   # The temporaries named after the processes killed before this one were removed by this one,
-  # when it lived past a whole start (a pending grid NAME.png.new has no process in its name: the
-  # end's check covers it).
-  if [ "$delay_ms" -ge "$startup_ms" ]; then
+  # when it got past its start: it wrote to metrics.jsonl or the checkpoint, or began a temporary
+  # of its own (a pending grid NAME.png.new has no process in its name: the end's check covers it).
+  if [ "$(written_state)" != "$state_before" ] || grep -q -- "\.tmp-$pid" <<<"$temps"; then
     for t in $prev_temps; do
       [[ $t == *".tmp-$pid-"* || $t == *".tmp-$pid" ]] && continue
       check "kill $kills: the temporary $t of an earlier process was removed" test ! -e "$OUT/$t"

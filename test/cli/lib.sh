@@ -10,6 +10,8 @@
 #   idx_labels FILE N               an IDX label file, labels 0..9 repeating
 #   idx_mnist_dir DIR N             an MNIST-like folder: train and t10k, N 28x28 images each
 #   tiny_model FILE                 a 2-layer model spec (conv 4x14x14, dense 8) for 28x28 grey
+#   tensor_bytes CHECKPOINT         md5 of a checkpoint's tensors without its metadata (training time)
+#   metric_steps METRICS_JSONL      the (type, step) of each line: "step 3", "epoch 6"
 #   finish                          prints the summary and exits 1 when a check failed
 # Commands run in $TMP/cwd, so a stray file written to the working folder is caught too.
 set -u
@@ -142,6 +144,16 @@ idx_mnist_dir() {
 have_usable_gpu() {
   "$MRBM" info --json 2>/dev/null | tr -d ' \n' | grep -q '"usable":true'
 }
+
+# The tensors of a checkpoint (parameters and optimizer state) without its metadata, which holds
+# the training time.
+tensor_bytes() {
+  local hl
+  hl=$(od -An -tu8 -N8 "$1" | tr -d ' ')
+  tail -c +$((9 + hl)) "$1" | md5sum | cut -d' ' -f1
+}
+# The "step" of each line of metrics.jsonl, with its type: "step 3", "epoch 6".
+metric_steps() { sed -E 's/.*"step":([0-9]+).*"type":"([a-z]+)".*/\2 \1/' "$1"; }
 
 finish() {
   echo "$(basename "$0"): $CHECKS checks, $FAILS failed"

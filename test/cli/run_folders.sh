@@ -17,15 +17,6 @@ GOOD="mnist:$D/good"
 tiny_model "$TMP/tiny.json"
 quick=(--model "$TMP/tiny.json" --data "$GOOD" --batch 4 --device cpu --sample-count 4 --gibbs-steps 1 --log-every 1)
 
-# The tensors of a checkpoint (parameters and optimizer state) without its metadata, which holds
-# the training time.
-tensor_bytes() {
-  local hl
-  hl=$(od -An -tu8 -N8 "$1" | tr -d ' ')
-  tail -c +$((9 + hl)) "$1" | md5sum | cut -d' ' -f1
-}
-# The "step" of each line of metrics.jsonl, with its type: "step 3", "epoch 6".
-metric_steps() { sed -E 's/.*"step":([0-9]+).*"type":"([a-z]+)".*/\2 \1/' "$1"; }
 # metrics.jsonl reads like one run: every (type, step) once, steps and time_s never going back.
 metrics_continuous() {
   awk '{
