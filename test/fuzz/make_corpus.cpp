@@ -77,28 +77,20 @@ Bytes pixels(int w, int h, int c) {
 }
 
 void images(const fs::path& dir) {
-  Bytes out;
   const Bytes rgb = pixels(5, 3, 3), grey = pixels(3, 4, 1), rgba = pixels(4, 4, 4);
-  stbi_write_png_to_func(append, &out, 5, 3, 3, rgb.data(), 5 * 3);
-  write(dir / "rgb-5x3.png", out);
-  out.clear();
-  stbi_write_png_to_func(append, &out, 3, 4, 1, grey.data(), 3);
-  write(dir / "grey-3x4.png", out);
-  out.clear();
-  stbi_write_png_to_func(append, &out, 4, 4, 4, rgba.data(), 4 * 4);
-  write(dir / "rgba-4x4.png", out);
-  out.clear();
-  stbi_write_jpg_to_func(append, &out, 5, 3, 3, rgb.data(), 80);
-  write(dir / "rgb-5x3.jpg", out);
-  out.clear();
-  stbi_write_jpg_to_func(append, &out, 3, 4, 1, grey.data(), 80);
-  write(dir / "grey-3x4.jpg", out);
-  out.clear();
-  stbi_write_bmp_to_func(append, &out, 5, 3, 3, rgb.data());
-  write(dir / "rgb-5x3.bmp", out);
-  out.clear();
-  stbi_write_tga_to_func(append, &out, 4, 4, 4, rgba.data());
-  write(dir / "rgba-4x4.tga", out);
+  // Each file encoded by one stb_image_write call into a fresh buffer, then written.
+  const auto encode = [&dir](const char* name, const auto& write_to) {
+    Bytes out;
+    write_to(&out);
+    write(dir / name, out);
+  };
+  encode("rgb-5x3.png", [&](Bytes* o) { stbi_write_png_to_func(append, o, 5, 3, 3, rgb.data(), 5 * 3); });
+  encode("grey-3x4.png", [&](Bytes* o) { stbi_write_png_to_func(append, o, 3, 4, 1, grey.data(), 3); });
+  encode("rgba-4x4.png", [&](Bytes* o) { stbi_write_png_to_func(append, o, 4, 4, 4, rgba.data(), 4 * 4); });
+  encode("rgb-5x3.jpg", [&](Bytes* o) { stbi_write_jpg_to_func(append, o, 5, 3, 3, rgb.data(), 80); });
+  encode("grey-3x4.jpg", [&](Bytes* o) { stbi_write_jpg_to_func(append, o, 3, 4, 1, grey.data(), 80); });
+  encode("rgb-5x3.bmp", [&](Bytes* o) { stbi_write_bmp_to_func(append, o, 5, 3, 3, rgb.data()); });
+  encode("rgba-4x4.tga", [&](Bytes* o) { stbi_write_tga_to_func(append, o, 4, 4, 4, rgba.data()); });
   // PGM (binary, 3 x 2) and a 1 x 1 GIF, written by hand.
   write_text(dir / "grey-3x2.pgm", std::string("P5\n3 2\n255\n") + "\x10\x20\x30\x40\x50\x60");
   const unsigned char gif[] = {'G', 'I', 'F', '8', '9', 'a', 1, 0, 1, 0, 0x80, 0, 0, 0xff, 0xff,
