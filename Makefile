@@ -3,10 +3,10 @@
 BUILD_DIR ?= build
 # The CUDA simulator build (docs/building.md "The CUDA simulator"): the [cuda] tests on the CPU.
 SIM_BUILD_DIR ?= build-sim
-SIM_TARGETS := mrbm_tests cuda_sim_tests mrbm_embed_foreign_cuda mrbm
+SIM_TARGETS := mrbm_tests cuda_sim_tests mrbm_embed_foreign_cuda mrbm_embed_host_only_test mrbm
 # The fuzz build (docs/building.md "Fuzzing"): clang, libFuzzer, ASan + UBSan, CPU only.
 FUZZ_BUILD_DIR ?= build-fuzz
-MRBM_FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 600
 FUZZ_JOBS ?= $(JOBS)
 JOBS ?= $(shell nproc)
 CMAKE_ARGS ?=
@@ -17,7 +17,7 @@ ifneq ($(NVCC),)
 export PATH := $(dir $(NVCC)):$(PATH)
 endif
 
-.PHONY: all deps configure build test sim-configure sim-test fuzz-configure fuzz-test demo reproduce-fashion reproduce-generation reproduce-loglik bench check-p40 gpu-check clean
+.PHONY: all deps configure build test sim-configure sim-test fuzz-configure fuzz-test fuzz demo reproduce-fashion reproduce-generation reproduce-loglik bench check-p40 gpu-check clean
 
 all: build
 
@@ -32,9 +32,10 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j $(JOBS)
 
-# Every test: the normal build's suite, then the [cuda] tests under the CUDA simulator (sim-test),
-# so that the CUDA path runs on every machine, GPU or not, then a short run of every fuzz target
-# (fuzz-test). SIM=0 skips the simulated suite, FUZZ=0 the fuzzing.
+# Every test: the normal build's suite, then the whole suite again in the sanitized build that also
+# runs the [cuda] tests under the CUDA simulator (sim-test), so that the CUDA path runs on every
+# machine, GPU or not, then the deterministic smoke run of every fuzz target (fuzz-test).
+# SIM=0 skips the sanitized and simulated suite, FUZZ=0 the fuzzing.
 SIM ?= 1
 FUZZ ?= 1
 test: build
@@ -46,8 +47,9 @@ ifneq ($(FUZZ),0)
 	@$(MAKE) --no-print-directory fuzz-test
 endif
 
-# Builds mrbm against test/cuda_sim (g++, AddressSanitizer + UndefinedBehaviorSanitizer) and runs
-# every test labelled cuda-sim: the [cuda] tests, the embedding example and the simulator's own.
+# Builds mrbm against test/cuda_sim (g++, AddressSanitizer + UndefinedBehaviorSanitizer, the leak
+# checker on) and runs every test there: the CPU suite and the shell CLI tests (label cpu) under the
+# sanitizers, and the [cuda] tests, the embedding example and the simulator's own (label cuda-sim).
 sim-configure: deps
 	@cmake -S . -B $(SIM_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DMRBM_CUDA_SIMULATOR=ON \
 	  -DCMAKE_CXX_COMPILER=g++ >/dev/null || \
@@ -56,10 +58,14 @@ sim-configure: deps
 
 sim-test: sim-configure
 	@cmake --build $(SIM_BUILD_DIR) -j $(JOBS) --target $(SIM_TARGETS)
-	@cd $(SIM_BUILD_DIR) && ctest -L cuda-sim --no-tests=error --output-on-failure -j $(JOBS)
+	@cd $(SIM_BUILD_DIR) && ASAN_OPTIONS=detect_leaks=1:$(ASAN_OPTIONS) \
+	  UBSAN_OPTIONS=print_stacktrace=1:$(UBSAN_OPTIONS) \
+	  ctest --no-tests=error --output-on-failure -j $(JOBS)
 
 # Builds the libFuzzer targets of test/fuzz (clang++, -fsanitize=fuzzer-no-link,address,undefined,
-# no CUDA) and runs each for MRBM_FUZZ_SECONDS on a scratch copy of its seed corpus (tools/fuzz.sh).
+# no CUDA). fuzz-test: the deterministic smoke run (the committed corpus, then a fixed number of
+# mutations from a fixed seed; tools/fuzz.sh smoke). fuzz: FUZZ_SECONDS of random exploration per
+# target, where new findings come from (tools/fuzz.sh SECONDS).
 fuzz-configure: deps
 	@cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 \
 	  -DCMAKE_CXX_COMPILER=clang++ -DMRBM_WITH_CUDA=OFF -DMRBM_WITH_CUDNN=OFF \
@@ -70,7 +76,11 @@ fuzz-configure: deps
 
 fuzz-test: fuzz-configure
 	@cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target mrbm_fuzz_targets
-	@BUILD_DIR="$(FUZZ_BUILD_DIR)" FUZZ_JOBS="$(FUZZ_JOBS)" tools/fuzz.sh $(MRBM_FUZZ_SECONDS)
+	@BUILD_DIR="$(FUZZ_BUILD_DIR)" FUZZ_JOBS="$(FUZZ_JOBS)" tools/fuzz.sh smoke
+
+fuzz: fuzz-configure
+	@cmake --build $(FUZZ_BUILD_DIR) -j $(JOBS) --target mrbm_fuzz_targets
+	@BUILD_DIR="$(FUZZ_BUILD_DIR)" FUZZ_JOBS="$(FUZZ_JOBS)" tools/fuzz.sh $(FUZZ_SECONDS)
 
 demo: build
 	@tools/demo.sh

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include <stb/stb_image.h>
 
@@ -64,8 +65,13 @@ std::vector<uint8_t> convert_channels(const uint8_t* pixels, int64_t count, int 
 // scans, so the entropy-coded data is scanned for markers too).
 void check_jpeg_huffman_tables(const std::vector<uint8_t>& b, const std::string& path) {
   const size_t n = b.size();
-  if (n < 2 || b[0] != 0xFF || b[1] != 0xD8) return;  // not a JPEG
-  size_t i = 2;
+  // The start of image as stb finds it (stbi__get_marker): 0xFF, any number of 0xFF fill bytes,
+  // then 0xD8. A file that starts FF FF FF D8 is a JPEG to stb, so it is one here too.
+  size_t i = 0;
+  if (n < 2 || b[0] != 0xFF) return;
+  while (i < n && b[i] == 0xFF) ++i;
+  if (i >= n || b[i] != 0xD8) return;  // not a JPEG
+  ++i;
   while (i + 1 < n) {
     if (b[i] != 0xFF || b[i + 1] == 0xFF) {  // entropy-coded data, or a fill byte
       ++i;
@@ -97,12 +103,44 @@ void check_jpeg_huffman_tables(const std::vector<uint8_t>& b, const std::string&
   }
 }
 
+// stb_image 2.27 copies a PNG's first IDAT chunk into its data buffer before allocating that
+// buffer when the chunk is empty: memcpy to a null pointer, undefined behaviour (found by
+// fuzz_image). The image data is the concatenation of all IDAT chunks, so an empty one carries
+// nothing: such chunks are dropped before stb sees the file, which keeps its meaning.
+void drop_empty_png_data_chunks(std::vector<uint8_t>& b) {
+  static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (b.size() < 8 || !std::equal(kSignature, kSignature + 8, b.begin())) return;  // not a PNG
+  const auto empty_idat = [&](size_t i) {
+    return b[i] == 0 && b[i + 1] == 0 && b[i + 2] == 0 && b[i + 3] == 0 && b[i + 4] == 'I' &&
+           b[i + 5] == 'D' && b[i + 6] == 'A' && b[i + 7] == 'T';
+  };
+  std::vector<uint8_t> kept(b.begin(), b.begin() + 8);
+  size_t i = 8;
+  bool dropped = false;
+  // A chunk is its length (4 bytes, big-endian), type (4), data and CRC (4).
+  while (i + 8 <= b.size()) {
+    const size_t length = size_t{b[i]} << 24 | size_t{b[i + 1]} << 16 | size_t{b[i + 2]} << 8 |
+                          b[i + 3];
+    const size_t end = i + 12 + length > b.size() ? b.size() : i + 12 + length;
+    if (empty_idat(i)) {
+      dropped = true;
+    } else {
+      kept.insert(kept.end(), b.begin() + static_cast<std::ptrdiff_t>(i),
+                  b.begin() + static_cast<std::ptrdiff_t>(end));
+    }
+    i = end;
+  }
+  if (!dropped) return;
+  kept.insert(kept.end(), b.begin() + static_cast<std::ptrdiff_t>(i), b.end());
+  b = std::move(kept);
+}
+
 // stb_image 2.27 reads the width, height and maximum value of a binary PGM/PPM header into an int
 // without an overflow check (undefined behaviour for more than 9 digits, and a wrapped value
 // after). The header's numbers are checked here first, skipping whitespace and '#' comments as stb
-// does.
-void check_pnm_header(const std::vector<uint8_t>& b, const std::string& path) {
-  if (b.size() < 2 || b[0] != 'P' || (b[1] != '5' && b[1] != '6')) return;  // not binary PNM
+// does. Returns the maximum value (0 when the file is no binary PGM/PPM or stb will refuse it).
+int64_t check_pnm_header(const std::vector<uint8_t>& b, const std::string& path) {
+  if (b.size() < 2 || b[0] != 'P' || (b[1] != '5' && b[1] != '6')) return 0;  // not binary PNM
   size_t i = 2;
   const auto space = [](uint8_t c) {
     return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
@@ -114,7 +152,9 @@ void check_pnm_header(const std::vector<uint8_t>& b, const std::string& path) {
       while (i < b.size() && b[i] != '\n' && b[i] != '\r') ++i;
     }
     size_t digits = 0;
+    int64_t value = 0;
     while (i < b.size() && b[i] >= '0' && b[i] <= '9') {
+      if (digits < 10) value = value * 10 + (b[i] - '0');
       ++digits;
       ++i;
     }
@@ -122,19 +162,36 @@ void check_pnm_header(const std::vector<uint8_t>& b, const std::string& path) {
       MRBM_THROW(IoError, path << ": corrupt PGM/PPM header: its " << field << " has " << digits
                                << " digits");
     }
-    if (digits == 0) return;  // stb refuses the header itself
+    if (digits == 0) return 0;  // stb refuses the header itself
+    if (field[0] == 'm') return value;
   }
+  return 0;
+}
+
+// A 16-bit PGM/PPM as 8-bit samples. stb_image 2.27 reads 16-bit PNM samples little-endian (the
+// format is big-endian: Netpbm) and ignores the maximum value; here each sample is read as stb
+// gives it, byte-swapped back, and scaled to 0..255 by the header's maximum value, rounded
+// (a sample above it, a corrupt file, gives 255).
+std::vector<uint8_t> pnm16_to_8bit(const uint16_t* samples, int64_t count, int64_t maxval) {
+  std::vector<uint8_t> out(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t v = (samples[i] >> 8 | samples[i] << 8) & 0xFFFF;
+    out[static_cast<size_t>(i)] =
+        static_cast<uint8_t>(std::min<int64_t>(255, (v * 255 + maxval / 2) / maxval));
+  }
+  return out;
 }
 
 // Decodes one file into out[channels * size * size] (planar).
 void decode_image(uint8_t* out, const std::string& path, const ImageFolderOptions& options) {
-  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  std::vector<uint8_t> bytes = read_file_bytes(path);
+  drop_empty_png_data_chunks(bytes);
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
     MRBM_THROW(IoError, path << ": " << bytes.size() << " bytes, too large for an image");
   }
   const int size = static_cast<int>(bytes.size());
   check_jpeg_huffman_tables(bytes, path);
-  check_pnm_header(bytes, path);
+  const int64_t maxval = check_pnm_header(bytes, path);
   int w = 0;
   int h = 0;
   int file_channels = 0;
@@ -148,30 +205,36 @@ void decode_image(uint8_t* out, const std::string& path, const ImageFolderOption
                              << " pixels (corrupt file?)");
   }
   const int want = static_cast<int>(options.channels);
-  // stb_image 2.27 (Debian's) converts the channels of a 16-bit PGM/PPM with its 8-bit routine and
-  // then reads twice the bytes it has (a heap overflow): such a file is decoded with its own
-  // channels and converted here.
-  const bool pnm16 = bytes[0] == 'P' && stbi_is_16_bit_from_memory(bytes.data(), size);
-  const int request = pnm16 ? 0 : want;
-  std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
-      stbi_load_from_memory(bytes.data(), size, &w, &h, &file_channels, request), stbi_image_free);
-  if (!decoded) {
-    MRBM_THROW(IoError, path << ": cannot decode image: " << stbi_failure_reason());
-  }
-  if (int64_t{w} * h > kMaxImagePixels || file_channels < 1 || file_channels > 4) {
-    MRBM_THROW(IoError, path << ": the decoded image is " << w << " x " << h << " x "
-                             << file_channels << " (corrupt file?)");
-  }
+  const auto check_decoded = [&](const void* decoded) {
+    if (decoded == nullptr) {
+      MRBM_THROW(IoError, path << ": cannot decode image: " << stbi_failure_reason());
+    }
+    if (int64_t{w} * h > kMaxImagePixels || file_channels < 1 || file_channels > 4) {
+      MRBM_THROW(IoError, path << ": the decoded image is " << w << " x " << h << " x "
+                               << file_channels << " (corrupt file?)");
+    }
+  };
   Image image;
+  // stb_image 2.27 (Debian's) converts the channels of a 16-bit PGM/PPM with its 8-bit routine and
+  // then reads twice the bytes it has (a heap overflow), and reads its samples in the wrong byte
+  // order: such a file is decoded at 16 bits with its own channels and converted here.
+  if (maxval > 255 && stbi_is_16_bit_from_memory(bytes.data(), size)) {
+    std::unique_ptr<stbi_us, void (*)(void*)> decoded(
+        stbi_load_16_from_memory(bytes.data(), size, &w, &h, &file_channels, 0), stbi_image_free);
+    check_decoded(decoded.get());
+    image.pixels = pnm16_to_8bit(decoded.get(), int64_t{w} * h * file_channels, maxval);
+    if (file_channels != want) {
+      image.pixels = convert_channels(image.pixels.data(), int64_t{w} * h, file_channels, want);
+    }
+  } else {
+    std::unique_ptr<stbi_uc, void (*)(void*)> decoded(
+        stbi_load_from_memory(bytes.data(), size, &w, &h, &file_channels, want), stbi_image_free);
+    check_decoded(decoded.get());
+    image.pixels.assign(decoded.get(), decoded.get() + int64_t{w} * h * want);
+  }
   image.width = w;
   image.height = h;
   image.channels = want;
-  if (request == 0 && file_channels != want) {
-    image.pixels = convert_channels(decoded.get(), int64_t{w} * h, file_channels, want);
-  } else {
-    image.pixels.assign(decoded.get(), decoded.get() + int64_t{w} * h * want);
-  }
-  decoded.reset();
   const Image square = center_crop_square(image);
   interleaved_to_planar(out, resize_image(square, options.size, options.size));
 }

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -313,10 +314,17 @@ TEST_CASE("fuzzing regressions: 16-bit PGM, oversized headers, bad JPEG Huffman 
     return mrbm::data::read_image_files({path}, options_of(1, channels));
   };
   SECTION("a 16-bit PGM read as RGB or grey") {
-    // Each sample's two bytes are equal: stb 2.27 reads them little-endian, PNM is big-endian.
-    write_text(path, std::string("P5\n2 1\n65535\n") + "\x12\x12\xab\xab");
+    // Big-endian samples 0x1234 and 0xabcd, scaled by 255 / 65535 and rounded: 18 (0x12) and 171
+    // (0xab); stb 2.27 alone reads them little-endian (0x34, 0xcd). Size 1 keeps the first.
+    write_text(path, std::string("P5\n2 1\n65535\n") + "\x12\x34\xab\xcd");
     CHECK(read(3).pixels == std::vector<uint8_t>{0x12, 0x12, 0x12});
     CHECK(read(1).pixels == std::vector<uint8_t>{0x12});
+  }
+  SECTION("a 16-bit PPM with a maximum value of 1000 is scaled by it") {
+    // 500, 1000, 0 of 1000: (v * 255 + 500) / 1000 = 128, 255, 0; grey by luma (77, 150, 29) / 256.
+    write_text(path, std::string("P6\n1 1\n1000\n") + std::string("\x01\xf4\x03\xe8\x00\x00", 6));
+    CHECK(read(3).pixels == std::vector<uint8_t>{128, 255, 0});
+    CHECK(read(1).pixels == std::vector<uint8_t>{(128 * 77 + 255 * 150) >> 8});
   }
   SECTION("a header that claims more than 2^25 pixels") {
     write_text(path, "P5\n30000 30000\n255\n\x01\x02");
@@ -330,6 +338,28 @@ TEST_CASE("fuzzing regressions: 16-bit PGM, oversized headers, bad JPEG Huffman 
   }
   SECTION("a JPEG Huffman table with more than 256 codes") {
     write_text(path, std::string("\xff\xd8\xff\xc4\x00\x13\x00", 7) + std::string(16, '\x20'));
+    CHECK_THAT(message_of<mrbm::IoError>([&] { read(3); }), Contains("512 codes"));
+  }
+  SECTION("a PNG with empty IDAT chunks reads as the same PNG without them") {
+    // stb 2.27 memcpy's an empty first IDAT chunk to a null pointer (UBSan finds it in the
+    // sanitized build of this suite); the reader drops empty IDAT chunks, which hold no data.
+    const std::string png = dir.file("plain.png");
+    write_png_file(png, grey({{0, 50, 100, 150}, {200, 250, 7, 9}, {1, 2, 3, 4}, {5, 6, 7, 8}}));
+    std::ifstream in(png, std::ios::binary);
+    const std::string plain((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // An empty IDAT (length 0, type, CRC of "IDAT") after IHDR (8 + 25 bytes) and at the end.
+    const std::string empty_idat("\0\0\0\0IDAT\x35\xaf\x06\x1e", 12);
+    const std::string odd = dir.file("odd.png");
+    write_text(odd, plain.substr(0, 33) + empty_idat + empty_idat + plain.substr(33) + empty_idat);
+    const auto a = mrbm::data::read_image_files({png}, options_of(4, 1));
+    const auto b = mrbm::data::read_image_files({odd}, options_of(4, 1));
+    CHECK(b.pixels == a.pixels);
+    CHECK(a.pixels[1] == 50);
+  }
+  SECTION("the same table after 0xFF fill bytes before the start of image") {
+    // stb finds the start of image after any number of 0xFF (stbi__get_marker), so such a file is
+    // a JPEG to stb and its tables must be checked too.
+    write_text(path, std::string("\xff\xff\xff\xd8\xff\xc4\x00\x13\x00", 9) + std::string(16, '\x20'));
     CHECK_THAT(message_of<mrbm::IoError>([&] { read(3); }), Contains("512 codes"));
   }
 }

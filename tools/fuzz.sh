@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
-# Runs the libFuzzer targets of test/fuzz (docs/building.md "Fuzzing") for SECONDS each, every one on
-# a scratch copy of its committed seed corpus (test/fuzz/corpus/<target>), so that the committed
-# corpus is never modified. Any finding (a crash, a sanitizer report, an mrbm contract violation, a
-# timeout, an allocation over the memory limit) fails the run; the input is then in
+# Runs the libFuzzer targets of test/fuzz (docs/building.md "Fuzzing"), each on a scratch copy of
+# its committed seed corpus (test/fuzz/corpus/<target>), so that the committed corpus is never
+# modified. Any finding (a crash, a sanitizer report, an mrbm contract violation, a timeout, an
+# allocation over the memory limit) fails the run; the input is then in
 # BUILD_DIR/fuzz-work/<target>/ as crash-*, timeout-*, oom-* or leak-*, and the log next to it.
-# Usage: tools/fuzz.sh [SECONDS] [TARGET...]   (default MRBM_FUZZ_SECONDS or 20; every target)
+#
+# Two modes:
+#   tools/fuzz.sh smoke [TARGET...]            what `make test` runs: deterministic. Every committed
+#       corpus file (seeds and the regression inputs of past findings) is run, then a fixed number
+#       of mutations from a fixed seed (-seed=1 -runs=N, N per target below, about 10 s each on
+#       one Zen 4 core). The same build does the same executions on every machine, so a smoke
+#       run that passed here passes in CI: a test that fails by chance is not a test.
+#   tools/fuzz.sh SECONDS [TARGET...]          exploration: a fresh random seed each time, for
+#       SECONDS per target (`make fuzz`, FUZZ_SECONDS=600 by default). New findings come from here.
 # Environment: BUILD_DIR (build-fuzz, built already), FUZZ_JOBS (targets run at once, default 1).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$here/build-fuzz}
-seconds=${1:-${MRBM_FUZZ_SECONDS:-20}}
+mode=${1:-smoke}
 shift || true
+[[ $mode == smoke || $mode =~ ^[0-9]+$ ]] || { echo "usage: tools/fuzz.sh smoke|SECONDS [TARGET...]" >&2; exit 2; }
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(idx cifar image safetensors checkpoint model_spec data_spec)
 jobs=${FUZZ_JOBS:-1}
@@ -28,35 +37,57 @@ max_len() {
   esac
 }
 
+# The smoke run's mutations per target: about 10 s each at the rate of one free Zen 4 core
+# (docs/building.md's table); a slower machine takes longer, never does less.
+smoke_runs() {
+  case $1 in
+    data_spec) echo 1000000 ;;
+    cifar|safetensors) echo 30000 ;;
+    model_spec) echo 20000 ;;
+    idx|checkpoint) echo 15000 ;;
+    image) echo 3000 ;;
+  esac
+}
+
 run_one() {
   local target=$1
   local bin=$build/fuzz/fuzz_$target
   local work=$build/fuzz-work/$target
   [[ -x $bin ]] || { echo "fuzz: $bin is missing (build the target mrbm_fuzz_targets)" >&2; return 1; }
-  # The findings of earlier runs (crash-*, ...) stay; the corpus copy starts afresh.
-  rm -rf "$work/corpus" "$work/tmp"
-  mkdir -p "$work/corpus" "$work/tmp"
-  cp "$here/test/fuzz/corpus/$target/"* "$work/corpus/"
+  # The findings of earlier runs (crash-*, ...) stay; the corpus copy and the scratch folder are
+  # new for each run (a folder of its own, so that a run still exiting cannot race this one).
+  mkdir -p "$work"
+  local scratch
+  scratch=$(mktemp -d "$work/run.XXXXXX")
+  mkdir -p "$scratch/corpus" "$scratch/tmp"
+  cp "$here/test/fuzz/corpus/$target/"* "$scratch/corpus/"
   local dict=()
   [[ -f $here/test/fuzz/$target.dict ]] && dict=(-dict="$here/test/fuzz/$target.dict")
+  local bound=(-max_total_time="$mode") what="$mode s"
+  if [[ $mode == smoke ]]; then
+    bound=(-seed=1 -runs="$(smoke_runs "$target")")
+    what="seed 1"
+  fi
   # -timeout: an input that takes longer is a hang (a finding); -rss_limit_mb/-malloc_limit_mb: a
   # reader that allocates more than this for an input of at most -max_len bytes is unbounded.
-  if TMPDIR=$work/tmp "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  local start=$SECONDS
+  if TMPDIR=$scratch/tmp "$bin" "${bound[@]}" -timeout=10 -rss_limit_mb=2048 \
        -malloc_limit_mb=2048 -max_len="$(max_len "$target")" -print_final_stats=1 \
-       -artifact_prefix="$work/" "${dict[@]}" "$work/corpus" >"$work.log" 2>&1; then
-    local execs rate line
-    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work.log")
-    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work.log")
+       -artifact_prefix="$work/" "${dict[@]}" "$scratch/corpus" >"$work.log" 2>&1; then
+    local execs line
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work.log" | tail -1)
     line=$(grep -E '^#[0-9]+' "$work.log" | tail -1)
-    printf 'fuzz %-12s ok: %s s, %s executions (%s/s); last status: %s\n' "$target" "$seconds" \
-      "$execs" "$rate" "$(sed -E 's/^#[0-9]+[[:space:]]+[A-Z]+[[:space:]]+//' <<<"$line")"
+    printf 'fuzz %-12s ok (%s): %s executions in %s s; last status: %s\n' "$target" "$what" \
+      "$execs" "$((SECONDS - start))" "$(sed -E 's/^#[0-9]+[[:space:]]+[A-Z]+[[:space:]]+//' <<<"$line")"
+    rm -rf "$scratch"
   else
     echo "fuzz $target: FINDING (log $work.log, input in $work/):" >&2
     grep -E 'ERROR|CONTRACT|SUMMARY|Test unit written' "$work.log" | head -8 >&2
+    rm -rf "$scratch"
     return 1
   fi
 }
 
-export -f run_one max_len
-export build here seconds
+export -f run_one max_len smoke_runs
+export build here mode
 printf '%s\n' "${targets[@]}" | xargs -P "$jobs" -I{} bash -c 'run_one {}'

@@ -25,6 +25,8 @@ GOOD="mnist:$D/good"
 tiny_model "$TMP/tiny.json"
 echo '{"name": "broken", "layers": [' >"$TMP/invalid.json"
 echo '{"name": "typo", "layerz": []}' >"$TMP/unknown_field.json"
+# A number beyond double (found by fuzz_model_spec: nlohmann's out_of_range escaped the reader).
+echo '{"name": "huge", "layers": [{"channels": 1e3083}]}' >"$TMP/huge_number.json"
 quick=(--epochs 1 --batch 4 --device cpu --sample-count 4 --gibbs-steps 1)
 
 expect_error 2 "--bogus" train --model "$TMP/tiny.json" --data "$GOOD" --out "$TMP/out/r" --bogus
@@ -33,6 +35,8 @@ expect_error 1 "unknown model preset 'nosuchpreset'" \
   train --model nosuchpreset --data "$GOOD" --out "$TMP/out/r" "${quick[@]}"
 expect_error 1 "$TMP/invalid.json: invalid JSON" \
   train --model "$TMP/invalid.json" --data "$GOOD" --out "$TMP/out/r" "${quick[@]}"
+expect_error 1 "$TMP/huge_number.json: invalid JSON" \
+  train --model "$TMP/huge_number.json" --data "$GOOD" --out "$TMP/out/r" "${quick[@]}"
 expect_error 1 "$TMP/unknown_field.json.layerz: unknown field" \
   train --model "$TMP/unknown_field.json" --data "$GOOD" --out "$TMP/out/r" "${quick[@]}"
 expect_error 1 "$D/missing: does not exist" \

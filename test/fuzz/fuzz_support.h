@@ -20,10 +20,15 @@
 #include <string>
 #include <typeinfo>
 
+#include "core/cpu_threads.h"
 #include "core/error.h"
 #include "core/log.h"
 
 namespace mrbm::fuzz {
+
+// One thread for mrbm's CPU loops: coverage seen on worker threads (and their scheduling) would
+// make two runs with the same -seed mutate differently (tools/fuzz.sh smoke).
+inline const bool kSingleThreaded = (set_cpu_threads(1), true);
 
 // The per-process scratch folder, created on the first call and removed at exit.
 inline const std::string& scratch_dir() {

@@ -32,6 +32,9 @@ std::vector<Device> make_devices() {
   size_t mib = 1024;
   if (const char* env = std::getenv("CUDA_SIM_MEMORY_MIB")) mib = std::strtoull(env, nullptr, 10);
   std::vector<Device> out;
+  // "none": a machine without a GPU (the CPU tests of the sanitized build run so, as they do on
+  // such a machine): cudaGetDeviceCount reports cudaErrorNoDevice, as CUDA does.
+  if (kinds == "none") return out;
   std::stringstream list(kinds);
   std::string kind;
   while (std::getline(list, kind, ',')) {
@@ -42,7 +45,7 @@ std::vector<Device> make_devices() {
     } else if (kind == "sm_61") {
       d.kind = kP40;
     } else {
-      std::fprintf(stderr, "cuda_sim: CUDA_SIM_DEVICES: unknown kind '%s' (sm_90 or sm_61)\n",
+      std::fprintf(stderr, "cuda_sim: CUDA_SIM_DEVICES: unknown kind '%s' (sm_90, sm_61, or none alone)\n",
                    kind.c_str());
       std::abort();
     }
@@ -201,7 +204,7 @@ cudaError_t cudaGetDeviceCount(int* count) {
   if (!count) return set_last_error(cudaErrorInvalidValue);
   std::lock_guard<std::recursive_mutex> lock(sim_lock());
   *count = static_cast<int>(devices().size());
-  return cudaSuccess;
+  return *count == 0 ? set_last_error(cudaErrorNoDevice) : cudaSuccess;
 }
 
 cudaError_t cudaGetDevice(int* dev) {
