@@ -33,9 +33,8 @@ constexpr const char* kImageExtensions[] = {"jpg", "jpeg", "png", "bmp", "gif", 
                                             "psd", "pic",  "pnm", "ppm", "pgm"};
 
 // stb_image allocates the pixels a header claims before it reads them, so a file of a few bytes
-// could make it allocate gigabytes: the dimensions are checked first (stbi_info reads the header
-// only). 2^25 pixels (e.g. 8192 x 4096) is beyond any photograph this reader is meant for.
-constexpr int64_t kMaxImagePixels = int64_t{1} << 25;
+// could make it allocate gigabytes: the dimensions are checked against options.max_pixels first
+// (stbi_info reads the header only).
 
 // stb_image's luma weights (stbi__compute_y), so that a conversion done here equals stb's own.
 uint8_t luma(const uint8_t* rgb) {
@@ -103,16 +102,20 @@ void check_jpeg_huffman_tables(const std::vector<uint8_t>& b, const std::string&
   }
 }
 
-// stb_image 2.27 copies a PNG's first IDAT chunk into its data buffer before allocating that
-// buffer when the chunk is empty: memcpy to a null pointer, undefined behaviour (found by
-// fuzz_image). The image data is the concatenation of all IDAT chunks, so an empty one carries
-// nothing: such chunks are dropped before stb sees the file, which keeps its meaning.
-void drop_empty_png_data_chunks(std::vector<uint8_t>& b) {
+// Two stb_image 2.27 bugs with PNG chunks, handled before stb sees the file (both found by
+// fuzz_image):
+// - It copies an empty first IDAT chunk into its data buffer before allocating that buffer
+//   (memcpy to a null pointer, undefined behaviour). The image data is the concatenation of all
+//   IDAT chunks, so an empty one carries nothing: such chunks are dropped, which keeps the file's
+//   meaning.
+// - It grows its data buffer to what an IDAT chunk's length claims, by doubling, before reading
+//   the chunk: a 135-byte file made it allocate 2 GiB. A chunk before IEND whose data runs past
+//   the end of the file is refused here (stb would fail on it after the allocation).
+void check_png_chunks(std::vector<uint8_t>& b, const std::string& path) {
   static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
   if (b.size() < 8 || !std::equal(kSignature, kSignature + 8, b.begin())) return;  // not a PNG
-  const auto empty_idat = [&](size_t i) {
-    return b[i] == 0 && b[i + 1] == 0 && b[i + 2] == 0 && b[i + 3] == 0 && b[i + 4] == 'I' &&
-           b[i + 5] == 'D' && b[i + 6] == 'A' && b[i + 7] == 'T';
+  const auto type_is = [&](size_t i, const char* type) {
+    return b[i + 4] == type[0] && b[i + 5] == type[1] && b[i + 6] == type[2] && b[i + 7] == type[3];
   };
   std::vector<uint8_t> kept(b.begin(), b.begin() + 8);
   size_t i = 8;
@@ -121,8 +124,13 @@ void drop_empty_png_data_chunks(std::vector<uint8_t>& b) {
   while (i + 8 <= b.size()) {
     const size_t length = size_t{b[i]} << 24 | size_t{b[i + 1]} << 16 | size_t{b[i + 2]} << 8 |
                           b[i + 3];
-    const size_t end = i + 12 + length > b.size() ? b.size() : i + 12 + length;
-    if (empty_idat(i)) {
+    if (type_is(i, "IEND")) break;
+    if (length > b.size() - i - 8) {
+      MRBM_THROW(IoError, path << ": corrupt PNG: the chunk at byte " << i << " claims " << length
+                               << " bytes, the file has " << b.size() - i - 8 << " after it");
+    }
+    const size_t end = std::min(b.size(), i + 12 + length);
+    if (length == 0 && type_is(i, "IDAT")) {
       dropped = true;
     } else {
       kept.insert(kept.end(), b.begin() + static_cast<std::ptrdiff_t>(i),
@@ -185,7 +193,7 @@ std::vector<uint8_t> pnm16_to_8bit(const uint16_t* samples, int64_t count, int64
 // Decodes one file into out[channels * size * size] (planar).
 void decode_image(uint8_t* out, const std::string& path, const ImageFolderOptions& options) {
   std::vector<uint8_t> bytes = read_file_bytes(path);
-  drop_empty_png_data_chunks(bytes);
+  check_png_chunks(bytes, path);
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
     MRBM_THROW(IoError, path << ": " << bytes.size() << " bytes, too large for an image");
   }
@@ -199,9 +207,10 @@ void decode_image(uint8_t* out, const std::string& path, const ImageFolderOption
   if (!stbi_info_from_memory(bytes.data(), size, &w, &h, &file_channels)) {
     MRBM_THROW(IoError, path << ": cannot decode image: " << stbi_failure_reason());
   }
-  if (w <= 0 || h <= 0 || int64_t{w} * h > kMaxImagePixels) {
+  const int64_t max_pixels = options.max_pixels;
+  if (w <= 0 || h <= 0 || int64_t{w} * h > max_pixels) {
     MRBM_THROW(IoError, path << ": the image header claims " << w << " x " << h
-                             << " pixels; this reader accepts at most " << kMaxImagePixels
+                             << " pixels; this reader accepts at most " << max_pixels
                              << " pixels (corrupt file?)");
   }
   const int want = static_cast<int>(options.channels);
@@ -209,7 +218,7 @@ void decode_image(uint8_t* out, const std::string& path, const ImageFolderOption
     if (decoded == nullptr) {
       MRBM_THROW(IoError, path << ": cannot decode image: " << stbi_failure_reason());
     }
-    if (int64_t{w} * h > kMaxImagePixels || file_channels < 1 || file_channels > 4) {
+    if (int64_t{w} * h > max_pixels || file_channels < 1 || file_channels > 4) {
       MRBM_THROW(IoError, path << ": the decoded image is " << w << " x " << h << " x "
                                << file_channels << " (corrupt file?)");
     }
@@ -321,6 +330,7 @@ void check_options(const ImageFolderOptions& options) {
              "image size " << options.size << " must be in 1..4096");
   MRBM_CHECK(options.channels == 1 || options.channels == 3,
              "images are read with 1 (grey) or 3 (RGB) channels, not " << options.channels);
+  MRBM_CHECK(options.max_pixels >= 1, "max_pixels " << options.max_pixels << " must be at least 1");
 }
 
 std::vector<std::string> apply_limit(std::vector<std::string> paths, int64_t limit) {

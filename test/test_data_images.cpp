@@ -340,7 +340,7 @@ TEST_CASE("fuzzing regressions: 16-bit PGM, oversized headers, bad JPEG Huffman 
     write_text(path, std::string("\xff\xd8\xff\xc4\x00\x13\x00", 7) + std::string(16, '\x20'));
     CHECK_THAT(message_of<mrbm::IoError>([&] { read(3); }), Contains("512 codes"));
   }
-  SECTION("a PNG with empty IDAT chunks reads as the same PNG without them") {
+  SECTION("a PNG with empty IDAT chunks reads as the same PNG without them; overlong chunks") {
     // stb 2.27 memcpy's an empty first IDAT chunk to a null pointer (UBSan finds it in the
     // sanitized build of this suite); the reader drops empty IDAT chunks, which hold no data.
     const std::string png = dir.file("plain.png");
@@ -355,6 +355,13 @@ TEST_CASE("fuzzing regressions: 16-bit PGM, oversized headers, bad JPEG Huffman 
     const auto b = mrbm::data::read_image_files({odd}, options_of(4, 1));
     CHECK(b.pixels == a.pixels);
     CHECK(a.pixels[1] == 50);
+    // A data chunk that claims more bytes than the file has: stb would first grow its buffer to
+    // the claim (2 GiB for the fuzzer's 135-byte file), so the reader refuses it.
+    const std::string claim("\x40\x00\x00\x00IDAT", 8);
+    write_text(odd, plain.substr(0, 33) + claim + plain.substr(33));
+    const std::string msg = message_of<mrbm::IoError>([&] { mrbm::data::read_image_files({odd}, options_of(4, 1)); });
+    CHECK_THAT(msg, Contains(odd));
+    CHECK_THAT(msg, Contains("claims 1073741824 bytes"));
   }
   SECTION("the same table after 0xFF fill bytes before the start of image") {
     // stb finds the start of image after any number of 0xFF (stbi__get_marker), so such a file is

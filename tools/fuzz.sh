@@ -45,7 +45,7 @@ smoke_runs() {
     cifar|safetensors) echo 30000 ;;
     model_spec) echo 20000 ;;
     idx|checkpoint) echo 15000 ;;
-    image) echo 3000 ;;
+    image) echo 20000 ;;
   esac
 }
 
