@@ -117,29 +117,29 @@ void check_png_chunks(std::vector<uint8_t>& b, const std::string& path) {
   const auto type_is = [&](size_t i, const char* type) {
     return b[i + 4] == type[0] && b[i + 5] == type[1] && b[i + 6] == type[2] && b[i + 7] == type[3];
   };
-  std::vector<uint8_t> kept(b.begin(), b.begin() + 8);
-  size_t i = 8;
-  bool dropped = false;
+  std::vector<std::pair<size_t, size_t>> empty_idat;  // [begin, end) of each
   // A chunk is its length (4 bytes, big-endian), type (4), data and CRC (4).
-  while (i + 8 <= b.size()) {
+  for (size_t i = 8; i + 8 <= b.size() && !type_is(i, "IEND");) {
     const size_t length = size_t{b[i]} << 24 | size_t{b[i + 1]} << 16 | size_t{b[i + 2]} << 8 |
                           b[i + 3];
-    if (type_is(i, "IEND")) break;
     if (length > b.size() - i - 8) {
       MRBM_THROW(IoError, path << ": corrupt PNG: the chunk at byte " << i << " claims " << length
                                << " bytes, the file has " << b.size() - i - 8 << " after it");
     }
     const size_t end = std::min(b.size(), i + 12 + length);
-    if (length == 0 && type_is(i, "IDAT")) {
-      dropped = true;
-    } else {
-      kept.insert(kept.end(), b.begin() + static_cast<std::ptrdiff_t>(i),
-                  b.begin() + static_cast<std::ptrdiff_t>(end));
-    }
+    if (length == 0 && type_is(i, "IDAT")) empty_idat.emplace_back(i, end);
     i = end;
   }
-  if (!dropped) return;
-  kept.insert(kept.end(), b.begin() + static_cast<std::ptrdiff_t>(i), b.end());
+  if (empty_idat.empty()) return;  // the usual case: the file goes to stb as it is
+  std::vector<uint8_t> kept;
+  kept.reserve(b.size());
+  size_t from = 0;
+  for (const auto& [begin, end] : empty_idat) {
+    kept.insert(kept.end(), b.begin() + static_cast<std::ptrdiff_t>(from),
+                b.begin() + static_cast<std::ptrdiff_t>(begin));
+    from = end;
+  }
+  kept.insert(kept.end(), b.begin() + static_cast<std::ptrdiff_t>(from), b.end());
   b = std::move(kept);
 }
 
