@@ -34,7 +34,7 @@ build: configure
 
 # Every test: the normal build's suite, then the whole suite again in the sanitized build that also
 # runs the [cuda] tests under the CUDA simulator (sim-test), so that the CUDA path runs on every
-# machine, GPU or not, then the deterministic smoke run of every fuzz target (fuzz-test).
+# machine, GPU or not, then the smoke run of every fuzz target (fuzz-test).
 # SIM=0 skips the sanitized and simulated suite, FUZZ=0 the fuzzing.
 SIM ?= 1
 FUZZ ?= 1
@@ -63,8 +63,8 @@ sim-test: sim-configure
 	  ctest --no-tests=error --output-on-failure -j $(JOBS)
 
 # Builds the libFuzzer targets of test/fuzz (clang++, -fsanitize=fuzzer-no-link,address,undefined,
-# no CUDA). fuzz-test: the deterministic smoke run (the committed corpus, then a fixed number of
-# mutations from a fixed seed; tools/fuzz.sh smoke). fuzz: FUZZ_SECONDS of random exploration per
+# no CUDA). fuzz-test: the smoke run (the committed corpus, then a fixed number of mutations from a
+# fixed seed; tools/fuzz.sh smoke). fuzz: FUZZ_SECONDS of random exploration per
 # target, where new findings come from (tools/fuzz.sh SECONDS).
 fuzz-configure: deps
 	@cmake -S . -B $(FUZZ_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS=-O1 \

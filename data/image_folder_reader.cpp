@@ -32,10 +32,6 @@ namespace fs = std::filesystem;
 constexpr const char* kImageExtensions[] = {"jpg", "jpeg", "png", "bmp", "gif", "tga",
                                             "psd", "pic",  "pnm", "ppm", "pgm"};
 
-// stb_image allocates the pixels a header claims before it reads them, so a file of a few bytes
-// could make it allocate gigabytes: the dimensions are checked against options.max_pixels first
-// (stbi_info reads the header only).
-
 // stb_image's luma weights (stbi__compute_y), so that a conversion done here equals stb's own.
 uint8_t luma(const uint8_t* rgb) {
   return static_cast<uint8_t>((rgb[0] * 77 + rgb[1] * 150 + rgb[2] * 29) >> 8);
@@ -207,6 +203,9 @@ void decode_image(uint8_t* out, const std::string& path, const ImageFolderOption
   if (!stbi_info_from_memory(bytes.data(), size, &w, &h, &file_channels)) {
     MRBM_THROW(IoError, path << ": cannot decode image: " << stbi_failure_reason());
   }
+  // stb_image allocates the pixels a header claims before it reads them, so a file of a few bytes
+  // could make it allocate gigabytes: the dimensions (stbi_info reads the header only) are checked
+  // against max_pixels first.
   const int64_t max_pixels = options.max_pixels;
   if (w <= 0 || h <= 0 || int64_t{w} * h > max_pixels) {
     MRBM_THROW(IoError, path << ": the image header claims " << w << " x " << h

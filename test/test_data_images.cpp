@@ -359,14 +359,16 @@ TEST_CASE("fuzzing regressions: 16-bit PGM, oversized headers, bad JPEG Huffman 
     // the claim (2 GiB for the fuzzer's 135-byte file), so the reader refuses it.
     const std::string claim("\x40\x00\x00\x00IDAT", 8);
     write_text(odd, plain.substr(0, 33) + claim + plain.substr(33));
-    const std::string msg = message_of<mrbm::IoError>([&] { mrbm::data::read_image_files({odd}, options_of(4, 1)); });
+    const std::string msg =
+        message_of<mrbm::IoError>([&] { mrbm::data::read_image_files({odd}, options_of(4, 1)); });
     CHECK_THAT(msg, Contains(odd));
     CHECK_THAT(msg, Contains("claims 1073741824 bytes"));
   }
   SECTION("the same table after 0xFF fill bytes before the start of image") {
     // stb finds the start of image after any number of 0xFF (stbi__get_marker), so such a file is
     // a JPEG to stb and its tables must be checked too.
-    write_text(path, std::string("\xff\xff\xff\xd8\xff\xc4\x00\x13\x00", 9) + std::string(16, '\x20'));
+    write_text(path,
+               std::string("\xff\xff\xff\xd8\xff\xc4\x00\x13\x00", 9) + std::string(16, '\x20'));
     CHECK_THAT(message_of<mrbm::IoError>([&] { read(3); }), Contains("512 codes"));
   }
 }

@@ -6,11 +6,12 @@
 # BUILD_DIR/fuzz-work/<target>/ as crash-*, timeout-*, oom-* or leak-*, and the log next to it.
 #
 # Two modes:
-#   tools/fuzz.sh smoke [TARGET...]            what `make test` runs: deterministic. Every committed
-#       corpus file (seeds and the regression inputs of past findings) is run, then a fixed number
-#       of mutations from a fixed seed (-seed=1 -runs=N, N per target below, about 10 s each on
-#       one Zen 4 core). The same build does the same executions on every machine, so a smoke
-#       run that passed here passes in CI: a test that fails by chance is not a test.
+#   tools/fuzz.sh smoke [TARGET...]            what `make test` runs. Every committed corpus file
+#       (seeds and the regression inputs of past findings) is run, then a fixed number of
+#       mutations from a fixed seed (-seed=1 -runs=N, N per target below, about 10 s each on one
+#       Zen 4 core), so that most executions are the same on every machine. Not all: two runs of
+#       one build drift apart after a few thousand executions (docs/building.md), so a smoke run
+#       can still find something new, and then the bug is real.
 #   tools/fuzz.sh SECONDS [TARGET...]          exploration: a fresh random seed each time, for
 #       SECONDS per target (`make fuzz`, FUZZ_SECONDS=600 by default). New findings come from here.
 # Environment: BUILD_DIR (build-fuzz, built already), FUZZ_JOBS (targets run at once, default 1).

@@ -26,8 +26,8 @@
 
 namespace mrbm::fuzz {
 
-// One thread for mrbm's CPU loops: coverage seen on worker threads (and their scheduling) would
-// make two runs with the same -seed mutate differently (tools/fuzz.sh smoke).
+// One thread for mrbm's CPU loops, so that thread scheduling is not among the causes that make two
+// runs with the same -seed mutate differently (tools/fuzz.sh smoke; libFuzzer's own drift remains).
 inline const bool kSingleThreaded = (set_cpu_threads(1), true);
 
 // The per-process scratch folder, created on the first call and removed at exit.

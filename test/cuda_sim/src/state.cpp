@@ -45,7 +45,8 @@ std::vector<Device> make_devices() {
     } else if (kind == "sm_61") {
       d.kind = kP40;
     } else {
-      std::fprintf(stderr, "cuda_sim: CUDA_SIM_DEVICES: unknown kind '%s' (sm_90, sm_61, or none alone)\n",
+      std::fprintf(stderr,
+                   "cuda_sim: CUDA_SIM_DEVICES: unknown kind '%s' (sm_90, sm_61, or none alone)\n",
                    kind.c_str());
       std::abort();
     }
