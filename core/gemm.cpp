@@ -13,6 +13,9 @@
 #if defined(MRBM_HAVE_DNNL)
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>
+#include <pthread.h>
+
+#include <csignal>
 #endif
 #if defined(MRBM_WITH_CUDA)
 #include <cublas_v2.h>
@@ -103,6 +106,31 @@ void blas_gemm_split(const Blas& blas, bool ta, bool tb, const GemmDims& d, cons
 #endif
 
 #if defined(MRBM_HAVE_DNNL)
+// Holds the thread's asynchronous signals for the length of a oneDNN call. Some of oneDNN 2.6's
+// sgemm kernels move the stack pointer into a heap buffer of theirs while they run (measured: m 4,
+// n 16, k 12544 with A transposed, and m 64, n 8, k 784). A signal handler that ran then pushed its
+// frame onto that buffer and overwrote the heap beside it: `mrbm train` crashed at exit in 1 of
+// 6-20 runs after a Ctrl-C during its sample grids, and an embedding program's own timer signals
+// would do the same (test/test_core_gemm_signals.cpp). A held signal is delivered when the call
+// returns, or at once to another thread that takes it; two system calls per oneDNN call. Faults of
+// the call itself (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS) are not held, so that a crash
+// still reaches its handler.
+class SignalsHeld {
+ public:
+  SignalsHeld() {
+    sigset_t held;
+    sigfillset(&held);
+    for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS}) sigdelset(&held, fault);
+    pthread_sigmask(SIG_BLOCK, &held, &saved_);
+  }
+  ~SignalsHeld() { pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
+  SignalsHeld(const SignalsHeld&) = delete;
+  SignalsHeld& operator=(const SignalsHeld&) = delete;
+
+ private:
+  sigset_t saved_;
+};
+
 // One dnnl_sgemm on one thread. Debian's oneDNN runs its GEMMs on OpenMP with
 // omp_get_max_threads() threads of the calling thread; mrbm's pool does the threading, so the call
 // runs with that count set to 1 on this thread and the previous count is put back (the caller's
@@ -114,6 +142,7 @@ dnnl_status_t dnnl_sgemm_one_thread(bool ta, bool tb, int64_t m, int64_t n, int6
                                     int64_t ldb, float beta, float* c, int64_t ldc) {
   const int saved = omp_get_max_threads();
   if (saved != 1) omp_set_num_threads(1);
+  const SignalsHeld held;
   const dnnl_status_t status =
       dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
   if (saved != 1) omp_set_num_threads(saved);
