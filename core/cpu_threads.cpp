@@ -15,6 +15,8 @@
 // follows within microseconds), then sleep on a condition variable.
 #include "core/cpu_threads.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -210,10 +212,18 @@ Pool& pool() {
 
 }  // namespace
 
+int available_cpus() {
+#if defined(__linux__)
+  cpu_set_t mask;
+  if (sched_getaffinity(0, sizeof(mask), &mask) == 0) return std::max(1, CPU_COUNT(&mask));
+#endif
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
 int cpu_threads() {
   const int set = g_threads.load(std::memory_order_relaxed);
   if (set > 0) return set;
-  return std::max(1u, std::thread::hardware_concurrency());
+  return available_cpus();
 }
 
 void set_cpu_threads(int n) {

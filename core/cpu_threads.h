@@ -11,7 +11,12 @@
 
 namespace mrbm {
 
-// Threads for mrbm's CPU loops: std::thread::hardware_concurrency() until set (at least 1).
+// The CPUs this process may run on: its affinity mask (taskset, a container's cpuset), else
+// std::thread::hardware_concurrency(), which counts every online CPU; at least 1. A process pinned
+// to one core of two with 2 threads would time-slice them on that core, and mrbm's pool spins.
+int available_cpus();
+
+// Threads for mrbm's CPU loops: available_cpus() until set (at least 1).
 int cpu_threads();
 
 // Sets mrbm's CPU loops (GEMMs included) to n >= 1 threads.

@@ -19,6 +19,7 @@
 
 #include <stb/stb_image.h>
 
+#include "core/cpu_threads.h"
 #include "core/error.h"
 #include "core/log.h"
 #include "data/file_io.h"
@@ -254,7 +255,7 @@ void decode_all(std::vector<uint8_t>& pixels, const std::vector<std::string>& pa
   const int64_t n = static_cast<int64_t>(paths.size());
   const int64_t image_bytes = options.channels * options.size * options.size;
   int threads =
-      options.threads > 0 ? options.threads : static_cast<int>(std::thread::hardware_concurrency());
+      options.threads > 0 ? options.threads : available_cpus();
   threads = static_cast<int>(std::clamp<int64_t>(threads, 1, std::max<int64_t>(n, 1)));
 
   std::atomic<int64_t> next{0};

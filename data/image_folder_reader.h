@@ -36,7 +36,7 @@ struct ImageFolderOptions {
   int64_t size = 64;     // output height and width
   int64_t channels = 3;  // 1 (grey) or 3 (RGB)
   int64_t limit = -1;    // read only the first `limit` files of the split (after sorting); <0: all
-  int threads = 0;       // decoding threads; 0: std::thread::hardware_concurrency()
+  int threads = 0;       // decoding threads; 0: available_cpus() (core/cpu_threads.h)
   // The largest width x height a file's header may claim; a larger one is an IoError before stb
   // allocates it. 2^25 (e.g. 8192 x 4096) is beyond any photograph this reader is meant for.
   int64_t max_pixels = int64_t{1} << 25;

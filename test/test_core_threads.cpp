@@ -1,5 +1,7 @@
 // The CPU thread pool of core/cpu_threads.h under the uses the library makes of it: loops from
 // inside a loop, loops from several threads at once, and GEMMs split over the pool.
+#include <sched.h>
+
 #include <atomic>
 #include <cmath>
 #include <thread>
@@ -68,6 +70,22 @@ TEST_CASE("parallel_for from several threads at once covers every index of each 
   for (auto& t : threads) t.join();
   for (const auto& per_caller : hits)
     for (const auto& h : per_caller) REQUIRE(h.load() == rounds);
+}
+
+TEST_CASE("available_cpus counts the CPUs of the affinity mask, not every online CPU", "[core]") {
+  cpu_set_t saved;
+  REQUIRE(sched_getaffinity(0, sizeof(saved), &saved) == 0);
+  CHECK(available_cpus() == CPU_COUNT(&saved));
+  int first = 0;
+  while (!CPU_ISSET(first, &saved)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  REQUIRE(sched_setaffinity(0, sizeof(one), &one) == 0);  // as `taskset -c N` does
+  const int pinned = available_cpus();
+  REQUIRE(sched_setaffinity(0, sizeof(saved), &saved) == 0);
+  CHECK(pinned == 1);
+  CHECK(available_cpus() == CPU_COUNT(&saved));
 }
 
 TEST_CASE("the pool follows set_cpu_threads up and down", "[core]") {

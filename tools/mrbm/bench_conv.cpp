@@ -699,7 +699,7 @@ void register_bench_conv(CLI::App& bench) {
       ->capture_default_str();
   cmd->add_option("--batch", opt->batch, "batch size (default: cpu 8, cuda 128; --quick 2/4)")
       ->check(integer_in(0));
-  cmd->add_option("--threads", opt->threads, "CPU threads of every CPU loop: GEMMs, im2col, the float64 reference (default: all cores)")
+  cmd->add_option("--threads", opt->threads, "CPU threads of every CPU loop: GEMMs, im2col, the float64 reference (default: all cores the process may use)")
       ->check(integer_in(0, 4096));
   cmd->add_option("--reps", opt->reps, "timed runs, the median is reported (default: cpu 7, cuda 25)")
       ->check(integer_in(0));

@@ -863,7 +863,7 @@ void register_bench_multinary(CLI::App& bench) {
       ->check(integer_in(0));
   cmd->add_option("--cols", opt->cols, "columns (default: cpu 16384, cuda 65536; --quick 1000)")
       ->check(integer_in(0));
-  cmd->add_option("--threads", opt->threads, "CPU threads splitting the rows (default: all cores)")
+  cmd->add_option("--threads", opt->threads, "CPU threads splitting the rows (default: all cores the process may use)")
       ->check(integer_in(0, 4096));
   cmd->add_option("--reps", opt->reps,
                   "timed runs, the median is reported (default: cpu 7, cuda 25)")

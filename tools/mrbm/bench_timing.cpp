@@ -111,10 +111,7 @@ void parallel_ranges(ThreadPool& pool, int64_t count,
   });
 }
 
-int hardware_threads() {
-  const unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : static_cast<int>(n);
-}
+int hardware_threads() { return available_cpus(); }
 
 // ---- memory ceilings ------------------------------------------------------------------------
 

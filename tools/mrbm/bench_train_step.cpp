@@ -242,7 +242,7 @@ void register_bench_train_step(CLI::App& bench) {
       ->check(CLI::IsMember({"cpu", "cuda"}));
   cmd->add_option("--batch", opt->batch, "batch size (default: the spec's training batch)")
       ->check(integer_in(0));
-  cmd->add_option("--threads", opt->threads, "CPU threads of every CPU loop, GEMMs included (default: all cores)")
+  cmd->add_option("--threads", opt->threads, "CPU threads of every CPU loop, GEMMs included (default: all cores the process may use)")
       ->check(integer_in(0, 4096));
   cmd->add_option("--steps", opt->steps, "timed steps, the median is reported (default: cpu 5, cuda 20)")
       ->check(integer_in(0));

@@ -326,7 +326,7 @@ void register_classify_command(CLI::App& app) {
                   "measured faster for every shape mrbm produces), primal, dual")
       ->check(CLI::IsMember({"auto", "primal", "dual"}))
       ->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Classes trained at once by the primal solver (0: all cores)")
+  cmd->add_option("--threads", o->threads, "Classes trained at once by the primal solver (0: all cores the process may use)")
       ->check(integer_in(0, 4096))
       ->capture_default_str();
   cmd->add_option("--batch", o->batch, "Images per batch for the features")

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <thread>
 
+#include "core/cpu_threads.h"
 #include "core/error.h"
 #include "core/log.h"
 
@@ -247,7 +248,7 @@ LinearSvmModel train_linear_svm(const float* x, int64_t count, int64_t dim,
     }
   } else {
     int threads = options.threads > 0 ? options.threads
-                                      : static_cast<int>(std::thread::hardware_concurrency());
+                                      : available_cpus();
     threads = std::max(1, std::min<int>(threads, static_cast<int>(problems)));
     std::atomic<size_t> next{0};
     std::vector<std::exception_ptr> errors(static_cast<size_t>(threads));

@@ -49,7 +49,7 @@ struct LinearSvmOptions {
   SvmSolver solver = SvmSolver::kAuto;
   double tolerance = 0.0;                // liblinear's eps; 0: its default for the solver
   bool standardize = true;               // z-score the features with the training rows' statistics
-  int threads = 0;                       // primal solver: classes trained at once; 0: all cores
+  int threads = 0;                       // primal solver: classes trained at once; 0: available_cpus()
   uint64_t seed = 1;                     // dual solver: srand(seed) before each class
   // Called after each one-vs-rest problem with the number done and the total (from the training
   // threads, one call at a time), e.g. for a progress line; may be empty.

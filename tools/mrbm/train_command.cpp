@@ -63,7 +63,7 @@ struct TrainArgs {
   int64_t gibbs_steps = -1;  // -1: as `mrbm sample` would (sampling_plan.h), at most 100 for CD models
   int64_t quality_every = 0;     // epochs between sample-quality lines (0: none)
   int64_t quality_samples = 1000;
-  int threads = 0;  // 0: every core
+  int threads = 0;  // 0: available_cpus()
   // The model's negative phase (docs/math.md section 10), when given: "" / -1 keep the spec's.
   std::string negative;
   int64_t negative_steps = -1, chains = -1;
@@ -635,7 +635,7 @@ void register_train_command(CLI::App& app) {
                   "models)")
       ->check(integer_in(0));
   cmd->add_option("--threads", a->threads,
-                  "CPU threads of every CPU loop, GEMMs included (0: all cores; also on --device "
+                  "CPU threads of every CPU loop, GEMMs included (0: all cores the process may use; also on --device "
                   "cuda, for data loading and evaluation)")
       ->capture_default_str()
       ->check(integer_in(0, 4096));
