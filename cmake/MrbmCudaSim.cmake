@@ -17,7 +17,8 @@ add_compile_definitions(MRBM_CUDA_SIMULATOR=1)
 # `make sim-test`. thread: ThreadSanitizer, the build of `make tsan-test`: every simulated CUDA
 # thread is a TSan thread (src/block_runner.cpp), so a missing __syncthreads between a
 # shared-memory write and another thread's read is a data race report. none: no sanitizer.
-set(MRBM_SIM_SANITIZER address CACHE STRING "Simulated build's sanitizers: address (ASan + UBSan), thread (TSan), none")
+set(MRBM_SIM_SANITIZER address CACHE STRING
+    "Simulated build's sanitizers: address (ASan + UBSan), thread (TSan), none")
 set_property(CACHE MRBM_SIM_SANITIZER PROPERTY STRINGS address thread none)
 if(MRBM_SIM_SANITIZER STREQUAL "address")
   # Halt on the first report: a sanitizer finding fails the test that made it.

@@ -18,7 +18,8 @@ mrbm_sim_device_sources(${CMAKE_CURRENT_SOURCE_DIR}/device/device_functions.cu)
 # built -O2/-O3 in the libraries. And no TSan instrumentation: the races this build is for are
 # the kernels' (the .cu files, the libraries and the simulator are instrumented), while the test
 # files' own CPU work (the float64 conv references, instantiated there at -O0) took most of the
-# run under TSan: "CUDA conv algorithms equal the CPU reference" 168 s instrumented, 34 s not (alone; 51 s in a -j2 run).
+# run under TSan: "CUDA conv algorithms equal the CPU reference" 168 s instrumented, 34 s not
+# (alone; 51 s in a -j2 run).
 # What the test code reads from a device goes through cudaMemcpy, whose memcpy TSan still checks.
 set_source_files_properties(${_tsan_test_sources} PROPERTIES COMPILE_OPTIONS "-O0;-fno-sanitize=thread")
 target_link_libraries(mrbm_tsan_tests PRIVATE mrbm_layers mrbm_autodiff mrbm_data mrbm_header_deps)
