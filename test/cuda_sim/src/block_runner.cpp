@@ -79,7 +79,7 @@ struct SimThread {
   uint64_t slot_gen = 0;   // the exchange it waits at
   uint64_t barriers = 0;   // __syncthreads passed in this block
   void* fake_stack = nullptr;
-  void* tsan_fiber = nullptr;  // the slot's TSan thread (CUDA_SIM_TSAN), made at first use
+  void* tsan_fiber = nullptr;  // the slot's TSan thread (CUDA_SIM_TSAN), from its first grid on
 };
 
 struct WarpSlots {
