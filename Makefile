@@ -4,6 +4,10 @@ BUILD_DIR ?= build
 # The CUDA simulator build (docs/building.md "The CUDA simulator"): the [cuda] tests on the CPU.
 SIM_BUILD_DIR ?= build-sim
 SIM_TARGETS := mrbm_tests cuda_sim_tests mrbm_embed_foreign_cuda mrbm_embed_host_only_test mrbm
+# The same simulator under ThreadSanitizer (docs/building.md "The CUDA simulator"): the [cuda]
+# tests and the simulator's own, a missing __syncthreads reported as a data race.
+TSAN_BUILD_DIR ?= build-tsan
+TSAN_TARGETS := mrbm_tsan_tests cuda_sim_tests
 # The fuzz build (docs/building.md "Fuzzing"): clang, libFuzzer, ASan + UBSan, CPU only.
 FUZZ_BUILD_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 600
@@ -17,7 +21,7 @@ ifneq ($(NVCC),)
 export PATH := $(dir $(NVCC)):$(PATH)
 endif
 
-.PHONY: all deps configure build test sim-configure sim-test fuzz-configure fuzz-test fuzz demo reproduce-fashion reproduce-generation reproduce-loglik bench check-p40 gpu-check clean
+.PHONY: all deps configure build test sim-configure sim-test tsan-configure tsan-test fuzz-configure fuzz-test fuzz demo reproduce-fashion reproduce-generation reproduce-loglik bench check-p40 gpu-check clean
 
 all: build
 
@@ -34,14 +38,19 @@ build: configure
 
 # Every test: the normal build's suite, then the whole suite again in the sanitized build that also
 # runs the [cuda] tests under the CUDA simulator (sim-test), so that the CUDA path runs on every
-# machine, GPU or not, then the smoke run of every fuzz target (fuzz-test).
-# SIM=0 skips the sanitized and simulated suite, FUZZ=0 the fuzzing.
+# machine, GPU or not, then the [cuda] tests under ThreadSanitizer (tsan-test), then the smoke run
+# of every fuzz target (fuzz-test).
+# SIM=0 skips the sanitized and simulated suite, TSAN=0 the ThreadSanitizer run, FUZZ=0 the fuzzing.
 SIM ?= 1
+TSAN ?= 1
 FUZZ ?= 1
 test: build
 	@cd $(BUILD_DIR) && ctest --no-tests=error --output-on-failure -j $(JOBS)
 ifneq ($(SIM),0)
 	@$(MAKE) --no-print-directory sim-test
+endif
+ifneq ($(TSAN),0)
+	@$(MAKE) --no-print-directory tsan-test
 endif
 ifneq ($(FUZZ),0)
 	@$(MAKE) --no-print-directory fuzz-test
@@ -61,6 +70,19 @@ sim-test: sim-configure
 	@cd $(SIM_BUILD_DIR) && ASAN_OPTIONS=detect_leaks=1:$(ASAN_OPTIONS) \
 	  UBSAN_OPTIONS=print_stacktrace=1:$(UBSAN_OPTIONS) \
 	  ctest --no-tests=error --output-on-failure -j $(JOBS)
+
+# Builds mrbm against test/cuda_sim under ThreadSanitizer (MRBM_SIM_SANITIZER=thread) and runs the
+# [cuda] tests and the simulator's own there (label cuda-sim-tsan; every simulated CUDA thread is a
+# TSan thread, TSAN_OPTIONS=halt_on_error=1 in each test's environment: a race report fails it).
+tsan-configure: deps
+	@cmake -S . -B $(TSAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DMRBM_CUDA_SIMULATOR=ON \
+	  -DMRBM_SIM_SANITIZER=thread -DCMAKE_CXX_COMPILER=g++ >/dev/null || \
+	  cmake -S . -B $(TSAN_BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release -DMRBM_CUDA_SIMULATOR=ON \
+	  -DMRBM_SIM_SANITIZER=thread -DCMAKE_CXX_COMPILER=g++
+
+tsan-test: tsan-configure
+	@cmake --build $(TSAN_BUILD_DIR) -j $(JOBS) --target $(TSAN_TARGETS)
+	@cd $(TSAN_BUILD_DIR) && ctest --no-tests=error --output-on-failure -j $(JOBS)
 
 # Builds the libFuzzer targets of test/fuzz (clang++, -fsanitize=fuzzer-no-link,address,undefined,
 # no CUDA). fuzz-test: the smoke run (the committed corpus, then a fixed number of mutations from a
@@ -107,4 +129,4 @@ gpu-check:
 	@tools/gpu-check.sh stage
 
 clean:
-	@rm -rf $(BUILD_DIR) $(SIM_BUILD_DIR) $(FUZZ_BUILD_DIR)
+	@rm -rf $(BUILD_DIR) $(SIM_BUILD_DIR) $(TSAN_BUILD_DIR) $(FUZZ_BUILD_DIR)

@@ -13,12 +13,26 @@ set(MRBM_HAVE_CUDA ON)
 set(MRBM_HAVE_CUDNN OFF)
 add_compile_definitions(MRBM_CUDA_SIMULATOR=1)
 
-option(MRBM_SIM_SANITIZE "Simulated build: AddressSanitizer and UndefinedBehaviorSanitizer" ON)
-if(MRBM_SIM_SANITIZE)
+# address: AddressSanitizer + UndefinedBehaviorSanitizer (+ LeakSanitizer at exit), the build of
+# `make sim-test`. thread: ThreadSanitizer, the build of `make tsan-test`: every simulated CUDA
+# thread is a TSan thread (src/block_runner.cpp), so a missing __syncthreads between a
+# shared-memory write and another thread's read is a data race report. none: no sanitizer.
+set(MRBM_SIM_SANITIZER address CACHE STRING
+    "Simulated build's sanitizers: address (ASan + UBSan), thread (TSan), none")
+set_property(CACHE MRBM_SIM_SANITIZER PROPERTY STRINGS address thread none)
+if(MRBM_SIM_SANITIZER STREQUAL "address")
   # Halt on the first report: a sanitizer finding fails the test that made it.
   add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all
                       -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined -fno-sanitize-recover=all)
+elseif(MRBM_SIM_SANITIZER STREQUAL "thread")
+  # -g1: line tables only, so that a race report names the kernel's source lines (file:line) for
+  # a fraction of the cost of full debug information. TSan halts at the first report through
+  # TSAN_OPTIONS=halt_on_error=1 (the tests' environment, test/tsan.cmake).
+  add_compile_options(-fsanitize=thread -fno-omit-frame-pointer -g1)
+  add_link_options(-fsanitize=thread)
+elseif(NOT MRBM_SIM_SANITIZER STREQUAL "none")
+  message(FATAL_ERROR "MRBM_SIM_SANITIZER is address, thread or none, not '${MRBM_SIM_SANITIZER}'")
 endif()
 
 # nvcc contracts a * b + c into an FMA by default (--fmad=true); the device translation units do

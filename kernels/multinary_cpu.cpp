@@ -110,7 +110,12 @@ __attribute__((always_inline)) inline double closed_form_row(const MultinaryArgs
 // AVX-512 clone targets x86-64-v4 (F, DQ, BW, VL, CD: every AVX-512 CPU since Skylake-SP), not F
 // alone: DQ's 64-bit multiplies and conversions make the Philox and Box-Muller of the gaussian
 // sampler 25% faster (9.9 -> 7.5 ns per draw on Zen 4).
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+// Not under ThreadSanitizer (the simulated tsan build, docs/building.md): GCC instruments the
+// clones' ifunc resolver too, and the dynamic loader runs it before TSan's runtime exists (the
+// test binary died with SIGSEGV in closed_form_rows [clone .resolver] before main). That build
+// runs the baseline loop, instrumented like the rest.
+#if defined(__SANITIZE_THREAD__)
+#elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
 __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))  // x86-64-v4: GCC 11 and later
 #elif defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 __attribute__((target_clones("avx512f", "avx2", "default")))

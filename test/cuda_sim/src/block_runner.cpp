@@ -7,6 +7,19 @@
 //
 // Fibers rather than host threads: the same semantics (a real barrier, a real exchange), but
 // deterministic for a given seed and fast enough to run mrbm's whole CUDA test suite.
+//
+// Under ThreadSanitizer (MRBM_SIM_SANITIZER=thread, which defines CUDA_SIM_TSAN) every slot of
+// the thread pool is a TSan fiber, a thread of its own for the race detector, and switches
+// between fibers create no happens-before (all fibers run on one host thread: with the default
+// synchronizing switch, every race would be hidden). The happens-before edges are the ones CUDA
+// gives (tsan_* below): the launch before every thread of the grid, each __syncthreads among the
+// threads of its block, and every thread before the host once the grid is done. A warp shuffle
+// gives none: CUDA promises memory ordering among a warp's lanes for __syncwarp, not for the
+// shuffles, which exchange a value only. Nothing orders two blocks of a grid, so a race between
+// blocks (through global memory) is reported too, where the two threads sit in different pool
+// slots (the same slot is the same TSan thread). This file is compiled without TSan's
+// instrumentation: its bookkeeping passes between the fibers and the scheduler with no
+// synchronization TSan could see (by design: one host thread), and is not the kernels' memory.
 #include "block_runner.h"
 
 #include <sys/mman.h>
@@ -14,6 +27,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <sstream>
 
 #include "cuda_sim/device.h"
@@ -26,6 +40,15 @@
 #define CUDA_SIM_ASAN 1
 #else
 #define CUDA_SIM_ASAN 0
+#endif
+
+#if defined(CUDA_SIM_TSAN)
+#include <sanitizer/tsan_interface.h>
+// Not in that header (the Java support of tsan_interface_java.h, which GCC does not install):
+// java_alloc resets the shadow state of [ptr, ptr + size) as for a fresh allocation, java_free
+// drops the allocation's record and the synchronization objects in it.
+extern "C" void __tsan_java_alloc(unsigned long ptr, unsigned long size);
+extern "C" void __tsan_java_free(unsigned long ptr, unsigned long size);
 #endif
 
 namespace cuda_sim::detail {
@@ -54,7 +77,9 @@ struct SimThread {
   unsigned mask = 0;       // the mask of the shuffle it waits at
   uint64_t shuffles = 0;   // shuffles done: selects the exchange buffer
   uint64_t slot_gen = 0;   // the exchange it waits at
+  uint64_t barriers = 0;   // __syncthreads passed in this block
   void* fake_stack = nullptr;
+  void* tsan_fiber = nullptr;  // the slot's TSan thread (CUDA_SIM_TSAN), from its first grid on
 };
 
 struct WarpSlots {
@@ -73,12 +98,91 @@ struct BlockRun {
   void* scheduler_fake_stack = nullptr;
   const void* scheduler_stack = nullptr;
   size_t scheduler_stack_size = 0;
+  void* tsan_host = nullptr;  // the launching host thread's TSan state
+  // The running block's barrier addresses (CUDA_SIM_TSAN), by the parity of the barrier count.
+  // Fresh for every block: freed memory takes TSan's synchronization objects in it along, so no
+  // edge leads from one block to the next.
+  std::unique_ptr<uint64_t[]> barrier_syncs;
 };
 
 // A plain global, not thread_local: one block runs at a time in the whole process (sim_lock), and
 // every yield reads it (a thread_local of this position-independent code costs a __tls_get_addr,
 // which AddressSanitizer intercepts).
 BlockRun* t_run = nullptr;
+
+// The happens-before edges of a simulated CUDA execution (the file comment); no-ops without TSan.
+#if defined(CUDA_SIM_TSAN)
+char g_launch_sync;  // host -> every thread of the grid
+char g_exit_sync;    // every thread of the grid -> host
+
+void* barrier_sync(BlockRun& run, uint64_t barriers) { return &run.barrier_syncs[barriers & 1]; }
+void tsan_release(void* address) { __tsan_release(address); }
+void tsan_acquire(void* address) { __tsan_acquire(address); }
+void tsan_switch_to(void* fiber) { __tsan_switch_to_fiber(fiber, __tsan_switch_to_fiber_no_sync); }
+
+// Slot `slot`'s TSan thread, named after it: a race report says "cuda_sim thread 5", the linear
+// index of the thread in its block (threadIdx.x + blockDim.x * (threadIdx.y + ...)). One per slot
+// for the whole process, not one per block: a slot's stack is reused by every block, and only
+// the same TSan thread may reuse it without an edge.
+void* tsan_make_fiber(int slot) {
+  void* fiber = __tsan_create_fiber(0);
+  const std::string name = "cuda_sim thread " + std::to_string(slot);
+  __tsan_set_fiber_name(fiber, name.c_str());
+  return fiber;
+}
+
+// The launch's and the grid end's edges, made once per grid and slot rather than per block and
+// thread: TSan's vector clocks have one entry per TSan thread (a few hundred here), so each edge
+// costs that many steps, and a grid has up to thousands of blocks. TSan is told it runs in the
+// slot's thread for the edge alone (a switch of TSan's current thread, no context switch). Per
+// grid is enough: between two blocks the host touches nothing that TSan sees (the shared
+// variables' fresh state and poison, the fibers' stacks), so the grid-start edge covers them all.
+template <class Edge>
+void tsan_in_each_slot(BlockRun& run, int count, Edge edge) {
+  for (int i = 0; i < count; ++i) {
+    tsan_switch_to(run.threads[i].tsan_fiber);
+    edge();
+  }
+  tsan_switch_to(run.tsan_host);
+}
+
+void tsan_grid_start(BlockRun& run, int count) {
+  run.tsan_host = __tsan_get_current_fiber();
+  for (int i = 0; i < count; ++i)
+    if (!run.threads[i].tsan_fiber) run.threads[i].tsan_fiber = tsan_make_fiber(i);
+  tsan_release(&g_launch_sync);
+  tsan_in_each_slot(run, count, [] { tsan_acquire(&g_launch_sync); });
+}
+
+// Also after a failed block: the threads that wait forever, and the failing thread's message.
+void tsan_grid_end(BlockRun& run, int count) {
+  tsan_in_each_slot(run, count, [] { tsan_release(&g_exit_sync); });
+  tsan_acquire(&g_exit_sync);
+  run.barrier_syncs.reset();
+}
+
+// A fresh shadow state for the shared variables and fresh barrier addresses before each block:
+// the simulator keeps the variables at one address for every block, where a GPU gives each block
+// its own memory, and nothing orders two blocks (so block N's first accesses would race with
+// block N-1's).
+void tsan_block_start(BlockRun& run, const std::vector<std::pair<void*, size_t>>& shared_vars) {
+  for (const auto& [address, bytes] : shared_vars) {
+    // TSan's shadow cells are 8 bytes: the whole cells that hold the variable.
+    const auto begin = reinterpret_cast<uintptr_t>(address) & ~uintptr_t{7};
+    const auto end = (reinterpret_cast<uintptr_t>(address) + bytes + 7) & ~uintptr_t{7};
+    __tsan_java_free(begin, end - begin);
+    __tsan_java_alloc(begin, end - begin);
+  }
+  run.barrier_syncs.reset(new uint64_t[2]);
+}
+#else
+void* barrier_sync(BlockRun&, uint64_t) { return nullptr; }
+void tsan_release(void*) {}
+void tsan_acquire(void*) {}
+void tsan_grid_start(BlockRun&, int) {}
+void tsan_grid_end(BlockRun&, int) {}
+void tsan_block_start(BlockRun&, const std::vector<std::pair<void*, size_t>>&) {}
+#endif
 
 // The seeded orders (blocks, and runnable threads between waits): a Fisher-Yates shuffle driven by
 // splitmix64, a few cycles per element where std::shuffle with mt19937_64 cost a tenth of the
@@ -127,6 +231,9 @@ void yield_to_runner() {
 #if CUDA_SIM_ASAN
   __sanitizer_start_switch_fiber(&self.fake_stack, run.scheduler_stack, run.scheduler_stack_size);
 #endif
+#if defined(CUDA_SIM_TSAN)
+  tsan_switch_to(run.tsan_host);
+#endif
   fiber_switch(self.ctx, run.scheduler);
 #if CUDA_SIM_ASAN
   __sanitizer_finish_switch_fiber(self.fake_stack, &run.scheduler_stack,
@@ -155,6 +262,9 @@ __attribute__((no_sanitize("address"))) void thread_entry() {
 #if CUDA_SIM_ASAN
   __sanitizer_start_switch_fiber(nullptr, run.scheduler_stack, run.scheduler_stack_size);
 #endif
+#if defined(CUDA_SIM_TSAN)
+  tsan_switch_to(run.tsan_host);
+#endif
   FiberContext dead;  // this fiber is never resumed: its context is not kept
   fiber_switch(dead, run.scheduler);
   std::abort();
@@ -165,6 +275,9 @@ void resume(BlockRun& run, SimThread& t) {
   t_thread_idx = t.idx;
 #if CUDA_SIM_ASAN
   __sanitizer_start_switch_fiber(&run.scheduler_fake_stack, t.stack, kStackBytes);
+#endif
+#if defined(CUDA_SIM_TSAN)
+  tsan_switch_to(t.tsan_fiber);
 #endif
   fiber_switch(run.scheduler, t.ctx);
 #if CUDA_SIM_ASAN
@@ -237,11 +350,18 @@ std::string explain_deadlock(BlockRun& run) {
 }  // namespace
 
 void syncthreads(const char* file, int line) {
-  SimThread& self = *t_run->current;
+  BlockRun& run = *t_run;
+  SimThread& self = *run.current;
+  // Every thread releases before it waits and acquires once the barrier opened: what any thread
+  // did before the barrier happens before what every thread does after it. By parity: a thread
+  // released from this barrier may reach the next one before a slower one has acquired here.
+  void* sync = barrier_sync(run, self.barriers++);
+  tsan_release(sync);
   self.state = State::kBarrier;
   self.file = file;
   self.line = line;
   yield_to_runner();
+  tsan_acquire(sync);
 }
 
 // What is wrong with a shuffle call, "" when nothing. A separate function, so that no string
@@ -329,15 +449,16 @@ std::string run_grid(dim3 grid, dim3 block, const std::function<void()>& thread_
   run.warps.resize(static_cast<size_t>((count + 31) / 32));
   BlockRun* saved = t_run;
   t_run = &run;
+  tsan_grid_start(run, count);
   t_block_dim = block;
   t_grid_dim = grid;
   std::vector<SimThread*> runnable;
   runnable.reserve(static_cast<size_t>(count));
-  std::string error;
   for (uint64_t b : order) {
     t_block_idx = uint3{static_cast<unsigned>(b % grid.x),
                         static_cast<unsigned>(b / grid.x % grid.y),
                         static_cast<unsigned>(b / (static_cast<uint64_t>(grid.x) * grid.y))};
+    tsan_block_start(run, shared_vars);
     for (const auto& [address, bytes] : shared_vars) poison_bytes(address, bytes);
     for (int i = 0; i < count; ++i) {
       SimThread& t = run.threads[i];
@@ -346,6 +467,7 @@ std::string run_grid(dim3 grid, dim3 block, const std::function<void()>& thread_
       t.idx = uint3{static_cast<unsigned>(i % block.x), static_cast<unsigned>(i / block.x % block.y),
                     static_cast<unsigned>(i / (block.x * block.y))};
       t.shuffles = 0;
+      t.barriers = 0;
       fiber_prepare(t.ctx, t.stack, kStackBytes, thread_entry);
     }
     for (;;) {
@@ -397,7 +519,6 @@ std::string run_grid(dim3 grid, dim3 block, const std::function<void()>& thread_
       break;
     }
     if (!run.error.empty()) {
-      error = run.error;
 #if CUDA_SIM_ASAN
       // The abandoned threads' frames never returned: clear their red zones for the next grid.
       for (int i = 0; i < count; ++i) __asan_unpoison_memory_region(run.threads[i].stack, kStackBytes);
@@ -405,8 +526,11 @@ std::string run_grid(dim3 grid, dim3 block, const std::function<void()>& thread_
       break;
     }
   }
+  // Every thread of the grid before what the host does next (the first being to read the message
+  // a failing thread wrote).
+  tsan_grid_end(run, count);
   t_run = saved;
-  return error;
+  return std::move(run.error);
 }
 
 }  // namespace cuda_sim::detail

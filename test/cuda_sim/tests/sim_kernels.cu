@@ -21,6 +21,10 @@ __global__ void neighbour_kernel(int* out) {
   out[t] = values[(t + 1) % blockDim.x];
 }
 
+__global__ void one_word_kernel(int* out) {
+  if (threadIdx.x == blockIdx.x) out[0] = static_cast<int>(blockIdx.x) + 1;
+}
+
 __global__ void unwritten_kernel(float* out) {
   __shared__ float values[1024];
   out[threadIdx.x] = values[threadIdx.x];
@@ -98,6 +102,11 @@ unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + 127) / 128); 
 cudaError_t neighbour_exchange(int* out, int threads, bool with_barrier, cudaStream_t s) {
   if (with_barrier) launch(neighbour_kernel<true>, 1, threads, 0, s, out);
   else launch(neighbour_kernel<false>, 1, threads, 0, s, out);
+  return cudaGetLastError();
+}
+
+cudaError_t blocks_write_one_word(int* out, cudaStream_t s) {
+  launch(one_word_kernel, 2, 2, 0, s, out);
   return cudaGetLastError();
 }
 

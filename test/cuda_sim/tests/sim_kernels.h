@@ -12,6 +12,8 @@ namespace cuda_sim_test {
 // out[t] = t + 1 read back by the next thread through shared memory, with or without the barrier
 // between the write and the read (the broken version reads before its neighbour wrote).
 cudaError_t neighbour_exchange(int* out, int threads, bool with_barrier, cudaStream_t s);
+// Thread b of block b writes out[0] = b + 1, in two blocks: a race between blocks.
+cudaError_t blocks_write_one_word(int* out, cudaStream_t s);
 // out[t] = shared[t] with no write at all: a read before any write.
 cudaError_t read_unwritten_shared(float* out, int threads, cudaStream_t s);
 // __syncthreads() inside `if (threadIdx.x < threads / 2)`: the other half never reaches it.

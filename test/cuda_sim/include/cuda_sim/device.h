@@ -23,8 +23,10 @@
 #define __launch_bounds__(...)
 // Static storage: one block runs at a time, and the simulator refills these bytes with the poison
 // before each block. Dynamic shared memory (`extern __shared__`) is not simulated: a kernel that
-// declares it does not compile here (mrbm has none).
-#define __shared__ static
+// declares it does not compile here (mrbm has none). `used`: a variable that is never written
+// must stay in memory (and in the symbol table), where the poison is; without it GCC's TSan
+// build folded a read of never-written shared memory to 0.0f.
+#define __shared__ static __attribute__((used))
 
 namespace cuda_sim::detail {
 // Where threadIdx & co live: set by the block runner before it resumes a simulated thread. Plain
@@ -72,13 +74,16 @@ constexpr int cuda_sim_width_(int width) { return width; }
 
 // atomicAdd: a compare-and-swap loop for the floating-point types, so that it stays atomic even if
 // two host threads ran kernels at once (they do not: the simulator runs one block at a time).
+// Relaxed, as CUDA's atomics are: they order nothing else. Under ThreadSanitizer (the tsan build)
+// a seq_cst add would make every later adder of the same address happen after every earlier one,
+// and hide the races of whatever those threads did around it.
 template <class T>
 inline T cuda_sim_atomic_add(T* address, T value) {
   static_assert(sizeof(T) == 4 || sizeof(T) == 8, "atomicAdd on a 4 or 8-byte type");
   T old;
   __atomic_load(address, &old, __ATOMIC_RELAXED);
   T desired = old + value;
-  while (!__atomic_compare_exchange(address, &old, &desired, false, __ATOMIC_SEQ_CST,
+  while (!__atomic_compare_exchange(address, &old, &desired, false, __ATOMIC_RELAXED,
                                     __ATOMIC_RELAXED)) {
     desired = old + value;
   }
@@ -89,13 +94,13 @@ inline double atomicAdd(double* address, double value) {
   return cuda_sim_atomic_add(address, value);
 }
 inline int atomicAdd(int* address, int value) {
-  return __atomic_fetch_add(address, value, __ATOMIC_SEQ_CST);
+  return __atomic_fetch_add(address, value, __ATOMIC_RELAXED);
 }
 inline unsigned atomicAdd(unsigned* address, unsigned value) {
-  return __atomic_fetch_add(address, value, __ATOMIC_SEQ_CST);
+  return __atomic_fetch_add(address, value, __ATOMIC_RELAXED);
 }
 inline unsigned long long atomicAdd(unsigned long long* address, unsigned long long value) {
-  return __atomic_fetch_add(address, value, __ATOMIC_SEQ_CST);
+  return __atomic_fetch_add(address, value, __ATOMIC_RELAXED);
 }
 
 // Explicitly rounded arithmetic: never contracted into an FMA, as on the GPU. They live out of line
