@@ -117,17 +117,21 @@ void blas_gemm_split(const Blas& blas, bool ta, bool tb, const GemmDims& d, cons
 // still reaches its handler.
 class SignalsHeld {
  public:
-  SignalsHeld() {
-    sigset_t held;
-    sigfillset(&held);
-    for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS}) sigdelset(&held, fault);
-    pthread_sigmask(SIG_BLOCK, &held, &saved_);
-  }
+  SignalsHeld() { pthread_sigmask(SIG_BLOCK, &held(), &saved_); }
   ~SignalsHeld() { pthread_sigmask(SIG_SETMASK, &saved_, nullptr); }
   SignalsHeld(const SignalsHeld&) = delete;
   SignalsHeld& operator=(const SignalsHeld&) = delete;
 
  private:
+  static const sigset_t& held() {  // built once: the calls are on the GEMMs' path
+    static const sigset_t set = [] {
+      sigset_t s;
+      sigfillset(&s);
+      for (int fault : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS}) sigdelset(&s, fault);
+      return s;
+    }();
+    return set;
+  }
   sigset_t saved_;
 };
 

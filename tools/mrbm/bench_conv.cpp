@@ -487,7 +487,7 @@ const Row* find_row(const std::vector<Row>& rows, const std::string& device, int
 }
 
 void run_conv_bench(const Options& opt) {
-  const int hw = bench::hardware_threads();
+  const int hw = available_cpus();
   const int threads = opt.threads > 0 ? opt.threads : hw;
   const layers::ModelSpec spec = layers::load_model_spec(opt.preset);
   const int cuda_devices = bench::cuda_device_count();

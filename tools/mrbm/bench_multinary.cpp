@@ -47,6 +47,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_threads.h"
 #include "kernels/multinary.h"
 #include "kernels/multinary_reference.h"
 #include "kernels/multinary_table.h"
@@ -686,7 +687,7 @@ std::vector<std::string> table_cells(const Row& r) {
 
 void run_multinary_bench(const Options& opt_in) {
   Options opt = opt_in;
-  const int hw = bench::hardware_threads();
+  const int hw = available_cpus();
   const int threads = opt.threads > 0 ? opt.threads : hw;
   if (opt.rows < 0 || opt.cols < 0) throw std::runtime_error("--rows and --cols must be >= 0");
   if (opt.quick) opt.validate_elements = std::numeric_limits<int64_t>::max();  // every element

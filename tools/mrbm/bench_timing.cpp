@@ -111,8 +111,6 @@ void parallel_ranges(ThreadPool& pool, int64_t count,
   });
 }
 
-int hardware_threads() { return available_cpus(); }
-
 // ---- memory ceilings ------------------------------------------------------------------------
 
 CeilingResult cpu_copy_ceiling(ThreadPool& pool, int64_t bytes, int warmup, int reps) {

@@ -101,8 +101,6 @@ class ThreadPool {
 void parallel_ranges(ThreadPool& pool, int64_t count,
                      const std::function<void(int64_t begin, int64_t end)>& body);
 
-// The CPUs this process may run on (available_cpus(), core/cpu_threads.h; at least 1).
-int hardware_threads();
 
 // ---- memory ceilings ------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cpu_threads.h"
 #include "core/cuda_context.h"
 #include "core/tensor.h"
 #include "layers/dbn.h"
@@ -92,7 +93,7 @@ std::vector<LayerFlops> step_flops(const layers::ModelSpec& spec, int64_t batch)
 }
 
 void run_train_step_bench(const Options& opt) {
-  const int hw = bench::hardware_threads();
+  const int hw = available_cpus();
   const int threads = opt.threads > 0 ? opt.threads : hw;
   const int blas_threads = bench::set_blas_threads(threads);
   const int cuda_devices = bench::cuda_device_count();
