@@ -151,6 +151,105 @@ TEST_CASE("linear SVM primal training gives the same model for any thread count"
   CHECK(one.biases == four.biases);
 }
 
+// The primal objective's gradient norm at w = 0 for the problem of class `positive`:
+// f(w) = w.w / 2 + C sum_i max(0, 1 - y_i w.z_i)^2, every margin violated at 0, so
+// grad f(0) = -2 C sum_i y_i z_i, z_i the standardized row with the bias feature 1 appended.
+double gradient_norm_at_zero(const Problem& p, const LinearSvmModel& m, int32_t positive, double c) {
+  std::vector<double> sum(static_cast<size_t>(p.dim) + 1, 0.0);
+  for (int64_t i = 0; i < p.count; ++i) {
+    const double y = p.y[static_cast<size_t>(i)] == positive ? 1.0 : -1.0;
+    for (int64_t j = 0; j < p.dim; ++j) {
+      sum[j] += y * (p.x[i * p.dim + j] - m.mean[j]) * m.inv_std[j];
+    }
+    sum[static_cast<size_t>(p.dim)] += y;
+  }
+  double sq = 0;
+  for (double v : sum) sq += v * v;
+  return 2.0 * c * std::sqrt(sq);
+}
+
+Problem first_rows(const Problem& p, int64_t count) {
+  Problem q = p;
+  q.count = count;
+  q.x.resize(static_cast<size_t>(count * p.dim));
+  q.y.resize(static_cast<size_t>(count));
+  return q;
+}
+
+TEST_CASE("linear SVM warm-started from its own solution takes no Newton iteration", "[svm]") {
+  // liblinear's primal solver stops when |grad f(w)| <= eps |grad f(0)|; the solution satisfies it,
+  // so started there it must stop at once, with the start (re-expressed through the same
+  // standardization: w s / s, two roundings) as the result. A start with the wrong orientation
+  // (liblinear's +1 class first) would be far from the optimum and take iterations. Four classes
+  // (the first row is negative for three of the problems) and two relabeled ones (one problem).
+  Problem four = gaussian_blobs(4, 50, 5, 3.0, 1.0, 21);
+  Problem two = gaussian_blobs(2, 50, 3, 3.0, 1.0, 3);
+  for (auto& y : two.y) y = y == 0 ? 7 : -4;  // the first row is class 7, the problem's -1
+  for (const Problem* p : {&four, &two}) {
+    LinearSvmOptions o;
+    o.c = 0.5;
+    const LinearSvmModel cold = train_linear_svm(p->x.data(), p->count, p->dim, p->y, o);
+    CHECK(cold.newton_iterations > 0);
+    o.warm_start = &cold;
+    const LinearSvmModel warm = train_linear_svm(p->x.data(), p->count, p->dim, p->y, o);
+    CHECK(warm.newton_iterations == 0);
+    for (size_t i = 0; i < cold.weights.size(); ++i) {
+      CHECK(warm.weights[i] == Approx(cold.weights[i]).epsilon(1e-15).margin(1e-300));
+    }
+    CHECK(warm.biases == cold.biases);  // b' = b + w s (m - m) = b exactly
+  }
+}
+
+TEST_CASE("linear SVM warm-started from other rows reaches the cold start's optimum", "[svm]") {
+  // The start: a model of the first 180 of the 200 rows, as `mrbm classify` starts its final
+  // training from a hold-out model of 90% of the rows (other standardization statistics: the start is
+  // re-expressed). The objective is 1-strongly convex (the w.w / 2 term), so |w - w*| <=
+  // |grad f(w)| <= eps |grad f(0)| for both results, and they differ by at most 2 eps |grad f(0)|.
+  const Problem p = gaussian_blobs(4, 50, 5, 3.0, 1.0, 21);
+  const Problem part = first_rows(p, 180);
+  LinearSvmOptions o;
+  o.c = 0.5;
+  o.tolerance = 1e-6;
+  const LinearSvmModel start = train_linear_svm(part.x.data(), part.count, part.dim, part.y, o);
+  REQUIRE(start.mean != std::vector<double>(start.mean.size(), 0.0));
+  const LinearSvmModel cold = train_linear_svm(p.x.data(), p.count, p.dim, p.y, o);
+  o.warm_start = &start;
+  const LinearSvmModel warm = train_linear_svm(p.x.data(), p.count, p.dim, p.y, o);
+  REQUIRE(warm.mean == cold.mean);
+  for (size_t k = 0; k < cold.classes.size(); ++k) {
+    CAPTURE(k);
+    double sq = 0;
+    for (int64_t j = 0; j < p.dim; ++j) {
+      const double d = warm.weights[k * p.dim + j] - cold.weights[k * p.dim + j];
+      sq += d * d;
+    }
+    sq += (warm.biases[k] - cold.biases[k]) * (warm.biases[k] - cold.biases[k]);
+    CHECK(std::sqrt(sq) <= 2 * o.tolerance * gradient_norm_at_zero(p, cold, cold.classes[k], o.c));
+    CHECK(std::sqrt(sq) > 0);  // a different path: the bound is what is tested, not a copy
+  }
+  // The re-expression itself: with a tolerance that the start already meets (eps = 1: the start's
+  // gradient is smaller than at w = 0), liblinear returns the start as it was given, whose scores
+  // must be the start model's own on every row, whatever the new standardization. Error model:
+  // each score sums 6 terms of magnitude |w_j z_j| (O(10) here) in double precision, so agreement
+  // to 1e-9 relative to the largest term; a wrong mean or scale shift moves scores by O(1).
+  o.tolerance = 1.0;
+  const LinearSvmModel copied = train_linear_svm(p.x.data(), p.count, p.dim, p.y, o);
+  REQUIRE(copied.newton_iterations == 0);
+  REQUIRE(copied.mean != start.mean);
+  for (int64_t i = 0; i < p.count; ++i) {
+    const std::vector<double> a = start.decision_values(p.x.data() + i * p.dim);
+    const std::vector<double> b = copied.decision_values(p.x.data() + i * p.dim);
+    for (size_t k = 0; k < a.size(); ++k) CHECK(b[k] == Approx(a[k]).margin(1e-8));
+  }
+  // A start of another shape is refused.
+  const Problem narrow = gaussian_blobs(4, 20, 4, 3.0, 1.0, 2);
+  const LinearSvmModel other =
+      train_linear_svm(narrow.x.data(), narrow.count, narrow.dim, narrow.y, LinearSvmOptions{});
+  o.warm_start = &other;
+  CHECK_THROWS_WITH(train_linear_svm(p.x.data(), p.count, p.dim, p.y, o),
+                    Catch::Matchers::Contains("the warm start has 4 features and 4 classes, not 5 and 4"));
+}
+
 TEST_CASE("linear SVM standardizes with the training rows' mean and std", "[svm]") {
   // Column 0: values 1, 3 (mean 2, std 1); column 1: constant 5 (ignored: inv_std 0).
   const std::vector<float> x = {1, 5, 3, 5, 1, 5, 3, 5};

@@ -125,11 +125,23 @@ SparseRows make_sparse_rows(const float* x, int64_t count, int64_t dim,
 struct BinaryResult {
   std::vector<double> w;  // dim + 1 values (the last one is the bias weight), for the +1 class
   bool hit_max_iterations = false;
+  int64_t newton_iterations = 0;
 };
 
-// One liblinear problem with y = +1 for `positive`, -1 otherwise.
+// liblinear's primal solver prints one "iter N ..." line per Newton iteration.
+int64_t count_newton_iterations(const std::string& output) {
+  int64_t n = 0;
+  for (size_t at = output.find("iter "); at != std::string::npos; at = output.find("iter ", at + 5)) {
+    n += at == 0 || output[at - 1] == '\n';
+  }
+  return n;
+}
+
+// One liblinear problem with y = +1 for `positive`, -1 otherwise; `init` (dim + 1 values for the
+// +1 class, or empty) is the primal solver's starting point.
 BinaryResult train_binary(const SparseRows& sparse, const std::vector<int32_t>& labels,
-                          int32_t positive, int64_t dim, const parameter& param) {
+                          int32_t positive, int64_t dim, parameter param,
+                          const std::vector<double>& init) {
   std::vector<double> y(labels.size());
   for (size_t i = 0; i < labels.size(); ++i) y[i] = labels[i] == positive ? 1.0 : -1.0;
   problem prob{};
@@ -138,6 +150,10 @@ BinaryResult train_binary(const SparseRows& sparse, const std::vector<int32_t>& 
   prob.y = y.data();
   prob.x = const_cast<feature_node**>(sparse.rows.data());  // liblinear reads them only
   prob.bias = 1.0;
+  // liblinear's w (and its init_sol) is positive for its label[0]. Labels come in the order of
+  // their first row, except that liblinear 2.x swaps a two-class -1/+1 problem so that +1 is first
+  // (linear.cpp, group_classes): the +1 orientation of `init` is liblinear's.
+  param.init_sol = init.empty() ? nullptr : const_cast<double*>(init.data());  // read only
   if (const char* problem_text = check_parameter(&prob, &param)) {
     MRBM_THROW(InvalidArgument, "linear SVM: liblinear rejects the parameters: " << problem_text);
   }
@@ -146,12 +162,16 @@ BinaryResult train_binary(const SparseRows& sparse, const std::vector<int32_t>& 
   if (m == nullptr) MRBM_THROW(Error, "linear SVM: liblinear's train returned no model");
   BinaryResult r;
   r.w.assign(m->w, m->w + dim + 1);
-  // liblinear's label[0] is the class of the first row; its decision value is positive for it.
-  if (m->label[0] != 1) {
+  const bool flipped = m->label[0] != 1;
+  if (flipped) {
     for (double& v : r.w) v = -v;
   }
   free_and_destroy_model(&m);
+  // A liblinear without that swap would have started from the negated decision function.
+  MRBM_CHECK(!(flipped && param.init_sol != nullptr),
+             "linear SVM: this liblinear orders the classes -1, +1; a warm start needs +1 first");
   r.hit_max_iterations = t_liblinear_output.find("max number of iterations") != std::string::npos;
+  r.newton_iterations = count_newton_iterations(t_liblinear_output);
   t_liblinear_output.clear();
   return r;
 }
@@ -228,6 +248,29 @@ LinearSvmModel train_linear_svm(const float* x, int64_t count, int64_t dim,
   param.weight = nullptr;
   param.init_sol = nullptr;
 
+  // The warm start's decision function re-expressed in this standardization: with z = (x - m) s,
+  // sum_j w_j s_j (x_j - m_j) + b = sum_j w'_j s'_j (x_j - m'_j) + b' for w'_j = w_j s_j / s'_j and
+  // b' = b + sum_j w_j s_j (m'_j - m_j) (w'_j = 0 for a feature constant here, s'_j = 0).
+  std::vector<std::vector<double>> init(model.classes.size());
+  const LinearSvmModel* warm = model.solver == SvmSolver::kPrimal ? options.warm_start : nullptr;
+  if (warm != nullptr) {
+    MRBM_CHECK(warm->dim == dim && warm->classes == model.classes,
+               "linear SVM: the warm start has " << warm->dim << " features and "
+                                                 << warm->classes.size() << " classes, not " << dim
+                                                 << " and " << model.classes.size());
+    for (size_t k = 0; k < model.classes.size(); ++k) {
+      std::vector<double>& w = init[k];
+      w.assign(static_cast<size_t>(dim) + 1, 0.0);
+      double b = warm->biases[k];
+      for (int64_t j = 0; j < dim; ++j) {
+        const double ws = warm->weights[k * static_cast<size_t>(dim) + j] * warm->inv_std[j];
+        b += ws * (model.mean[j] - warm->mean[j]);
+        w[j] = model.inv_std[j] > 0.0 ? ws / model.inv_std[j] : 0.0;
+      }
+      w[static_cast<size_t>(dim)] = b;  // the bias feature's value is 1
+    }
+  }
+
   silence_liblinear();
   const SparseRows sparse = make_sparse_rows(x, count, dim, model.mean, model.inv_std);
   // Two classes: one problem (the second class's weights are the negation). More: one per class.
@@ -243,7 +286,7 @@ LinearSvmModel train_linear_svm(const float* x, int64_t count, int64_t dim,
   if (model.solver == SvmSolver::kDual) {
     for (size_t k = 0; k < problems; ++k) {
       std::srand(static_cast<unsigned>(options.seed));
-      results[k] = train_binary(sparse, labels, model.classes[k], dim, param);
+      results[k] = train_binary(sparse, labels, model.classes[k], dim, param, {});
       problem_done();
     }
   } else {
@@ -255,7 +298,7 @@ LinearSvmModel train_linear_svm(const float* x, int64_t count, int64_t dim,
     auto work = [&](int t) {
       try {
         for (size_t k = next++; k < problems; k = next++) {
-          results[k] = train_binary(sparse, labels, model.classes[k], dim, param);
+          results[k] = train_binary(sparse, labels, model.classes[k], dim, param, init[k]);
           problem_done();
         }
       } catch (...) {
@@ -285,6 +328,7 @@ LinearSvmModel train_linear_svm(const float* x, int64_t count, int64_t dim,
   std::string limited;
   size_t limited_count = 0;
   for (size_t k = 0; k < problems; ++k) {
+    model.newton_iterations += results[k].newton_iterations;
     if (results[k].hit_max_iterations) {
       model.hit_max_iterations = true;
       limited += (limited.empty() ? "" : ", ") + std::to_string(model.classes[k]);
