@@ -10,10 +10,15 @@
 #               (`mrbm classify`, C chosen on a held-out 10%) after the epochs of
 #               MRBM_FASHION_CLASSIFY_AT and after the last
 #   binary/     paper-fashion-binary, the same architecture and hyperparameters with binary units
-#   joint/      ablation: paper-fashion with "joint": true (layer l+1's loss also trains layer l)
-#   mean-sampler/ ablation: paper-fashion with "sampler": "mean" instead of gaussian
-#   specs/      the ablations' model specs, generated from the multinary run's run.json (the
-#               exact paper-fashion spec mrbm used), changing one field each
+#   multinary-seed2/, binary-seed2/, ...  the same two runs with training seeds 2..MRBM_FASHION_SEEDS
+#               (the spread over seeds), classified after the last epoch only, with the same SVM
+#               protocol (the same hold-out images: only the training seed differs)
+#   ablation/<row>/  the ablation table (MRBM_FASHION_ABLATION=1): the rows of
+#               tools/fashion_ablations.json, each the multinary run's exact spec (its run.json) with
+#               one thing changed, trained MRBM_FASHION_ABLATION_EPOCHS epochs and classified then;
+#               ablation/reference/ is the spec unchanged, and the rows that change only the
+#               classification reuse its checkpoint (their folders hold classify/ alone)
+#   ablation/specs/  the rows' generated model specs
 #   budget.json, machine.json, commands.jsonl (every command with its argv and wall time)
 # Each run folder holds the run (run.json, metrics.jsonl, checkpoint, PNG grids) and
 # classify/epoch-NNN.json. Then tools/write_results.py turns these JSON files into the results
@@ -26,8 +31,9 @@
 # curve's shape at a fifth of the cost of classifying every epoch.
 # It also makes the script incremental: run it again with a larger MRBM_FASHION_EPOCHS and the
 # same folder and it continues every run from its last checkpoint (the page prints that command).
-# The ablations are classified at the last epoch only (a classification costs about as much as a
-# training epoch of the default budget).
+# The ablations run on a smaller budget (5 epochs) than the main runs: measured, the main runs'
+# test error is flat from epoch 5 to 20 (multinary 11.03, 11.16, 11.34%; binary 11.27, 11.59,
+# 11.11% at epochs 5, 10, 20), so 5 epochs rank the variants at a quarter of the cost.
 #
 # Environment (defaults in brackets):
 #   BUILD_DIR [build]                  where the mrbm binary is
@@ -38,7 +44,9 @@
 #   MRBM_FASHION_SVM_TRAIN [-1]        training images of the SVM (all: -1)
 #   MRBM_FASHION_SVM_TEST [-1]         test images scored (-1: all 10000)
 #   MRBM_FASHION_SVM_C [0.001,0.01,0.1,1]  the SVM costs C to choose from on the hold-out
-#   MRBM_FASHION_ABLATION [0]          1 adds the two ablation runs (each as long as a main run)
+#   MRBM_FASHION_SEEDS [3]             training seeds 1..K of the two main runs (issue 13: 3)
+#   MRBM_FASHION_ABLATION [0]          1 adds the ablation rows of tools/fashion_ablations.json
+#   MRBM_FASHION_ABLATION_EPOCHS [5]   epochs of every ablation row
 #   MRBM_DEVICE [auto]                 where to train and extract features (cpu, cuda, cuda:N)
 #   MRBM_FASHION_OUT [out/fashion]     the output folder (kept: runs continue from it)
 #   MRBM_FASHION_RESULTS [docs/results.md]  the page; its images go to images/fashion/ beside it
@@ -67,7 +75,9 @@ limit=${MRBM_FASHION_LIMIT:--1}
 svm_train=${MRBM_FASHION_SVM_TRAIN:--1}
 svm_test=${MRBM_FASHION_SVM_TEST:--1}
 svm_c=${MRBM_FASHION_SVM_C:-0.001,0.01,0.1,1}
+seeds=${MRBM_FASHION_SEEDS:-3}
 ablation=${MRBM_FASHION_ABLATION:-0}
+ablation_epochs=${MRBM_FASHION_ABLATION_EPOCHS:-5}
 device=${MRBM_DEVICE:-auto}
 mrbm=$build/mrbm
 data=fashion-mnist
@@ -85,21 +95,30 @@ number='([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?'
   die "MRBM_FASHION_SVM_C must be a comma-separated list of positive numbers, got '$svm_c'"
 [[ $classify_at =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] ||
   die "MRBM_FASHION_CLASSIFY_AT must be a comma-separated list of positive integers, got '$classify_at'"
+[[ $seeds =~ ^[1-9][0-9]*$ ]] || die "MRBM_FASHION_SEEDS must be a positive integer, got '$seeds'"
 [[ $ablation == 0 || $ablation == 1 ]] || die "MRBM_FASHION_ABLATION must be 0 or 1, got '$ablation'"
+[[ $ablation_epochs =~ ^[1-9][0-9]*$ ]] ||
+  die "MRBM_FASHION_ABLATION_EPOCHS must be a positive integer, got '$ablation_epochs'"
 mkdir -p "$out" "$(dirname "$results")"
 
 # budget.json: what the runs in this folder were made with. Epochs may grow (continuing the runs);
 # everything else must match, or the page would compare numbers made under different budgets.
 python3 - "$out/budget.json" "$epochs" "$limit" "$svm_train" "$svm_test" "$svm_c" "$device" \
-  "$ablation" "$seed" "$data" <<'PY' || exit 1
+  "$ablation" "$seed" "$data" "$seeds" "$ablation_epochs" <<'PY' || exit 1
 import json, os, sys
-path, epochs, limit, svm_train, svm_test, svm_c, device, ablation, seed, data = sys.argv[1:]
+path, epochs, limit, svm_train, svm_test, svm_c, device, ablation, seed, data, seeds, abl_epochs = sys.argv[1:]
 new = {"epochs": int(epochs), "limit": int(limit), "svm_train": int(svm_train),
        "svm_test": int(svm_test), "c_values": [float(c) for c in svm_c.split(",")],
-       "device": device, "ablation": ablation == "1", "seed": int(seed), "data": data}
+       "device": device, "ablation": ablation == "1", "seed": int(seed), "data": data,
+       "seeds": int(seeds), "ablation_epochs": int(abl_epochs)}
 if os.path.exists(path):
     old = json.load(open(path))
-    for key in ("limit", "svm_train", "svm_test", "c_values", "seed", "data"):
+    # Ablation rows already trained fix their budget; a folder without them may take any.
+    if not os.path.isdir(os.path.join(os.path.dirname(path), "ablation")):
+        old["ablation_epochs"] = new["ablation_epochs"]
+    # Once the ablation ran in this folder the page keeps reporting it.
+    new["ablation"] = new["ablation"] or old.get("ablation", False)
+    for key in ("limit", "svm_train", "svm_test", "c_values", "seed", "data", "ablation_epochs"):
         if old.get(key) != new[key]:
             sys.exit(f"reproduce-fashion: {os.path.dirname(path)} holds runs made with {key} = "
                      f"{old.get(key)}, not {new[key]}; use another MRBM_FASHION_OUT or the same budget")
@@ -107,10 +126,13 @@ if os.path.exists(path):
         print(f"reproduce-fashion: note: the runs already have {old['epochs']} epochs; "
               f"nothing to train for {new['epochs']}", file=sys.stderr)
         new["epochs"] = old["epochs"]
+    # Seeds may grow too; the runs of seeds beyond a smaller count stay and stay on the page.
+    new["seeds"] = max(new["seeds"], old.get("seeds", 1))
 json.dump(new, open(path + ".tmp", "w"), indent=2)
 os.replace(path + ".tmp", path)
 PY
 epochs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["epochs"])' "$out/budget.json")
+seeds=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seeds"])' "$out/budget.json")
 
 # machine.json: the build and devices (`mrbm info --json`), the CPU, the commit, the load.
 "$mrbm" info --json >"$out/info.json.tmp"
@@ -160,22 +182,26 @@ print(done)
 PY
 }
 
-classify() {  # classify NAME RUN_DIR EPOCH
-  local name=$1 dir=$2 e=$3
+classify() {  # classify NAME RUN_DIR EPOCH [CHECKPOINT_DIR [EXTRA_ARGS...]]
+  local name=$1 dir=$2 e=$3 from=${4:-$2}
+  shift $(($# < 4 ? $# : 4))
+  # Extra arguments replace the budget's (a later --c-values would add to CLI11's list, not replace).
+  local c_args=(--c-values "$svm_c")
+  [[ " $* " == *" --c-values "* ]] && c_args=()
   mkdir -p "$dir/classify"
-  logged "$name" classify "$e" "$mrbm" classify --checkpoint "$dir/checkpoint.safetensors" --data "$data" \
-    --limit-train "$svm_train" --limit-test "$svm_test" --c-values "$svm_c" --seed "$seed" \
-    --device "$device" --json "$dir/classify/epoch-$(printf %03d "$e").json"
+  logged "$name" classify "$e" "$mrbm" classify --checkpoint "$from/checkpoint.safetensors" --data "$data" \
+    --limit-train "$svm_train" --limit-test "$svm_test" "${c_args[@]}" --seed "$seed" \
+    --device "$device" "$@" --json "$dir/classify/epoch-$(printf %03d "$e").json"
 }
 
 classify_epoch() {  # true when epoch E is in MRBM_FASHION_CLASSIFY_AT
   [[ ,$classify_at, == *,$1,* ]]
 }
 
-# Trains run NAME (model MODEL) up to $epochs, one epoch per call, classifying after the epochs of
-# MRBM_FASHION_CLASSIFY_AT (EVERY=1) and after the last (both EVERY=1 and EVERY=0).
-train_run() {  # train_run NAME MODEL EVERY
-  local name=$1 model=$2 every=$3 dir=$out/$1
+# Trains run NAME (model MODEL, training seed SEED) up to $epochs, one epoch per call, classifying
+# after the epochs of MRBM_FASHION_CLASSIFY_AT (EVERY=1) and after the last (EVERY=1 and EVERY=0).
+train_run() {  # train_run NAME MODEL EVERY [SEED [EPOCHS]]
+  local name=$1 model=$2 every=$3 train_seed=${4:-$seed} epochs=${5:-$epochs} dir=$out/$1
   # A run killed before its first checkpoint cannot be resumed (and is refused as a new run).
   if [[ -d $dir && ! -f $dir/checkpoint.safetensors ]]; then rm -rf "$dir"; fi
   local done e
@@ -188,7 +214,7 @@ train_run() {  # train_run NAME MODEL EVERY
       local limit_args=()
       [[ $limit == -1 ]] || limit_args=(--limit "$limit")
       logged "$name" train "$e" "$mrbm" train --model "$model" --data "$data" --epochs "$e" \
-        "${limit_args[@]}" --seed "$seed" --device "$device" --out "$dir"
+        "${limit_args[@]}" --seed "$train_seed" --device "$device" --out "$dir"
     fi
     if [[ $e == "$epochs" ]] || { [[ $every == 1 ]] && classify_epoch "$e"; }; then
       classify "$name" "$dir" "$e"
@@ -209,20 +235,48 @@ fi
 # Multinary first: it is the paper's claim, and a session that ends mid-way has its curve.
 train_run multinary paper-fashion 1
 train_run binary paper-fashion-binary 1
+# The spread over training seeds: the final configurations again, the last epoch classified.
+for ((s = 2; s <= seeds; s++)); do
+  train_run "multinary-seed$s" paper-fashion 0 "$s"
+  train_run "binary-seed$s" paper-fashion-binary 0 "$s"
+done
 if [[ $ablation == 1 ]]; then
-  # The ablation specs: the multinary run's exact spec (run.json) with one field changed.
-  mkdir -p "$out/specs"
-  python3 - "$out/multinary/run.json" "$out/specs" <<'PY'
-import json, sys
+  # The rows' specs: the multinary run's exact spec (run.json) with one thing changed; one line
+  # per row on stdout: NAME and "train" or "classify ARGS...".
+  mkdir -p "$out/ablation/specs"
+  rows=$(python3 - "$out/multinary/run.json" "$repo/tools/fashion_ablations.json" "$out/ablation/specs" <<'PY'
+import copy, json, sys
 base = json.load(open(sys.argv[1]))["model_spec"]
-for name, change in (("joint", {"joint": True}), ("mean-sampler", {"sampler": "mean"})):
-    spec = dict(base, **change, name=f"{base['name']}-{name}")
-    with open(f"{sys.argv[2]}/{name}.json", "w") as f:
+def merge(a, b):
+    for k, v in b.items():
+        a[k] = merge(a.get(k, {}), v) if isinstance(v, dict) and isinstance(a.get(k), dict) else v
+    return a
+for row in json.load(open(sys.argv[2]))["rows"]:
+    if "classify" in row:
+        print(row["name"], "classify", *row["classify"])
+        continue
+    spec = merge(copy.deepcopy(base), row.get("spec", {}))
+    for unit in [spec["input"]["unit"]] + [l["hidden"] for l in spec["layers"]]:
+        unit.update(row.get("units", {}))
+    for layer, ch in zip([l for l in spec["layers"] if l["type"] == "conv"], row.get("channels", [])):
+        layer["channels"] = ch
+    spec["name"] = f"{base['name']}-{row['name']}" if row["name"] != "reference" else base["name"]
+    with open(f"{sys.argv[3]}/{row['name']}.json", "w") as f:
         json.dump(spec, f, indent=2)
         f.write("\n")
+    print(row["name"], "train")
 PY
-  train_run joint "$out/specs/joint.json" 0
-  train_run mean-sampler "$out/specs/mean-sampler.json" 0
+)
+  mapfile -t rows <<<"$rows"  # an array, so no command in the loop reads the rows as its stdin
+  for row in "${rows[@]}"; do
+    read -r name kind args <<<"$row"
+    if [[ $kind == train ]]; then
+      train_run "ablation/$name" "$out/ablation/specs/$name.json" 0 "$seed" "$ablation_epochs"
+    elif [[ ! -f $out/ablation/$name/classify/epoch-$(printf %03d "$ablation_epochs").json ]]; then
+      # shellcheck disable=SC2086  # the row's arguments, split on spaces on purpose
+      classify "ablation/$name" "$out/ablation/$name" "$ablation_epochs" "$out/ablation/reference" $args
+    fi
+  done
 fi
 echo "== pipeline: $(($(date +%s) - start)) s" >&2
 

@@ -10,6 +10,7 @@ Reads the output folder of tools/reproduce_fashion.sh:
   <run>/metrics.jsonl    per-epoch lines: images_per_s, eval_recon_mse, free_energy_gap, ...
   <run>/classify/epoch-NNN.json   `mrbm classify --json` after epoch NNN
   <run>/*.png            the last epoch's sample grids and reconstructions
+  multinary-seedK/, binary-seedK/   the main runs again with training seed K (the spread over seeds)
 and writes the page, a PNG plot of test error against epochs (when matplotlib is available) and
 copies of the multinary model's sample grids, all under the page's folder (images/fashion/).
 
@@ -41,6 +42,26 @@ RUNS = [
      "the Gibbs step uses the hidden means instead of gaussian samples"),
 ]
 ABLATION_BASE = "multinary"
+
+
+def seed_runs(out, budget, key, label, model):
+    """The run `key` (training seed 1) and its repeats with seeds 2..budget["seeds"], as
+    (seed, Run) for those that exist."""
+    found = []
+    for seed in range(1, budget.get("seeds", 1) + 1):
+        folder = key if seed == 1 else f"{key}-seed{seed}"
+        r = Run(out, folder, f"{label}, seed {seed}", model, f"training seed {seed}")
+        if r.exists:
+            found.append((seed, r))
+    return found
+
+
+def mean_sd(values):
+    """Mean and sample standard deviation (None for fewer than two values)."""
+    m = sum(values) / len(values)
+    if len(values) < 2:
+        return m, None
+    return m, math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
 
 
 def load_json(path):
@@ -233,6 +254,19 @@ def main():
 
     multi, binary = by_key["multinary"], by_key["binary"]
     epochs = max(r.epochs for r in runs)
+    # The spread over training seeds, at the main runs' last epoch: test errors by seed.
+    seeds = {key: seed_runs(out, budget, key, by_key[key].label, by_key[key].model)
+             for key in ("multinary", "binary")}
+    final_by_seed = {key: {s: r.classify[by_key[key].epochs]["test_error_percent"]
+                           for s, r in found if by_key[key].epochs in r.classify}
+                     for key, found in seeds.items()}
+    extra_runs = [r for found in seeds.values() for s, r in found if s > 1]
+
+    def spread_text(key):
+        errs = list(final_by_seed[key].values())
+        m, sd = mean_sd(errs) if errs else (None, None)
+        return "" if sd is None else f"; {len(errs)} seeds: mean {m:.2f}%, sd {sd:.2f}"
+
     lr = multi.run.get("lr")
     batch = multi.run.get("batch")
     info = machine["mrbm_info"]
@@ -270,7 +304,7 @@ def main():
           f"`mrbm classify --raw-pixels`: {classify_how(raw)} |")
     for r in (binary, multi):
         f = r.final
-        w(f"| {r.label}, `{r.model}` (ours) | {pct(f and f['test_error_percent'])} | "
+        w(f"| {r.label}, `{r.model}` (ours) | {pct(f and f['test_error_percent'])}{spread_text(r.key)} | "
           f"{r.epochs} epochs on {fmt_count(r.run.get('limit'), FASHION_TRAIN_IMAGES)} images, "
           f"Adam lr {r.run.get('lr'):g}, batch {r.run.get('batch')}; then {classify_how(f)} |")
     w(f"| binary DBN (paper) | {pct(PAPER_ERROR['binary'])} | Table 1: {PAPER_EPOCHS} epochs on all "
@@ -280,9 +314,13 @@ def main():
     w("")
     if raw and multi.final and binary.final:
         se = max(standard_error(c) for c in (raw, multi.final, binary.final))
+        n_seeds = min(len(v) for v in final_by_seed.values())
         w(f"Each of our errors is measured on {multi.final['test_count']} test images: their sampling "
           f"noise alone is about {se:.2f} percentage points (one binomial standard error, largest of "
-          "the three); the variation over seeds was not measured (one seed per run).")
+          "the three); " + ("the variation over seeds was not measured (one seed per run)."
+                            if n_seeds < 2 else
+                            "the variation over training seeds is in \"Spread over training seeds\" below "
+                            "(the table's first number is seed 1's, whose curve is plotted)."))
         w("")
         common = sorted(set(binary.classify) & set(multi.classify))
         if common:
@@ -297,7 +335,40 @@ def main():
               + ", ".join(f"{g:+.2f}" for g in gaps) + " percentage points); after the last epoch "
               f"the gap is {last:+.2f} points, {abs(last) / se_diff:.1f} times the standard error of "
               f"a difference of two independent test errors ({se_diff:.2f} points; both use the same "
-              "test images, so this overstates the noise). One seed per run.")
+              "test images, so this overstates the noise)."
+              + (" One seed per run." if n_seeds < 2 else ""))
+            w("")
+
+    # --- Seeds -----------------------------------------------------------------------------------
+    common_seeds = sorted(set(final_by_seed["multinary"]) & set(final_by_seed["binary"]))
+    if max(len(v) for v in final_by_seed.values()) >= 2:
+        w("## Spread over training seeds")
+        w("")
+        w(f"The two final configurations trained again with other training seeds (`mrbm train --seed`: "
+          f"the initial weights, the batch order and the Gibbs samples), {multi.epochs} epochs each, "
+          "classified with the same SVM protocol on the same held-out and test images, so only the "
+          "training differs. sd: the sample standard deviation over the seeds.")
+        w("")
+        all_seeds = sorted(set(final_by_seed["multinary"]) | set(final_by_seed["binary"]))
+        w("| run | " + " | ".join(f"seed {s}" for s in all_seeds) + " | mean | sd |")
+        w("|---" * (len(all_seeds) + 3) + "|")
+        rows = [(by_key[k].label, final_by_seed[k]) for k in ("binary", "multinary")]
+        if len(common_seeds) >= 1:
+            rows.append(("binary minus multinary (points)",
+                         {s: final_by_seed["binary"][s] - final_by_seed["multinary"][s] for s in common_seeds}))
+        for label, errs in rows:
+            m, sd = mean_sd(list(errs.values())) if errs else (None, None)
+            is_gap = label.startswith("binary minus")
+            cell = (lambda v: f"{v:+.2f}") if is_gap else pct
+            w(f"| {label} | " + " | ".join(cell(errs[s]) if s in errs else "" for s in all_seeds) +
+              f" | {'' if m is None else cell(m)} | {'' if sd is None else f'{sd:.2f}'} |")
+        w("")
+        if len(common_seeds) >= 2:
+            gaps = [final_by_seed["binary"][s] - final_by_seed["multinary"][s] for s in common_seeds]
+            m, sd = mean_sd(gaps)
+            w(f"Paired by seed, the multinary DBN is better in {sum(g > 0 for g in gaps)} of "
+              f"{len(gaps)} seeds; the mean gap is {m:+.2f} points with a standard error of "
+              f"{sd / math.sqrt(len(gaps)):.2f} over the seeds ({len(gaps)} seeds: a rough estimate).")
             w("")
 
     # --- Budget ----------------------------------------------------------------------------------
@@ -414,7 +485,7 @@ def main():
     w("")
     w("| run | epochs | training time | images/s | reconstruction RMSE | classifications | their time |")
     w("|---|---|---|---|---|---|---|")
-    for r in runs:
+    for r in runs + extra_runs:
         rmse = r.recon_rmse()
         ips_r = r.images_per_s()
         w(f"| {r.label} | {r.epochs} | {fmt_duration(wall(r.key, 'train'))} | "
@@ -461,6 +532,7 @@ def main():
     env = (f"MRBM_FASHION_EPOCHS={budget['epochs']} MRBM_FASHION_LIMIT={budget['limit']} "
            f"MRBM_FASHION_SVM_TRAIN={budget['svm_train']} MRBM_FASHION_SVM_TEST={budget['svm_test']} "
            f"MRBM_FASHION_SVM_C={','.join(fmt_c(c) for c in budget['c_values'])} "
+           f"MRBM_FASHION_SEEDS={budget.get('seeds', 1)} "
            f"MRBM_DEVICE={budget['device']} MRBM_FASHION_OUT={rel(out, repo)}")
     if not budget.get("ablation", True):
         env += " MRBM_FASHION_ABLATION=0"
@@ -479,7 +551,7 @@ def main():
     w("```")
     if raw:
         w(first_command("raw", "classify") or "")
-    for r in runs:
+    for r in runs + extra_runs[:1]:
         for cmd in (first_command(r.key, "train", False), first_command(r.key, "train", True),
                     first_command(r.key, "classify")):
             if cmd:

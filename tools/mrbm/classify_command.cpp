@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
+#include <sys/resource.h>
 
 #include "core/log.h"
 #include "data/file_io.h"
@@ -51,7 +52,16 @@ struct ClassifyOptions {
   std::string json;
   uint64_t seed = 1;
   bool cold_start = false;
+  bool no_standardize = false;
 };
+
+// The process's peak resident memory so far in MiB (Linux: getrusage reports KiB), for the JSON:
+// the number a user sizing a machine for a bigger data set needs.
+double peak_rss_mib() {
+  struct rusage u {};
+  if (getrusage(RUSAGE_SELF, &u) != 0) return -1;
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -181,6 +191,7 @@ void run_classify(const ClassifyOptions& o) {
   svm.solver = parse_solver(o.solver);
   svm.threads = o.threads;
   svm.seed = o.seed;
+  svm.standardize = !o.no_standardize;
 
   // C selection on a held-out part of the training split.
   const auto t_select = Clock::now();
@@ -286,6 +297,7 @@ void run_classify(const ClassifyOptions& o) {
     j["seed"] = o.seed;
     j["holdout_fraction"] = o.holdout;
     j["solver"] = svm_solver_name(final_model.solver);
+    j["standardized"] = svm.standardize;
     j["c_values"] = o.c_values;
     j["validation"] = validation;
     j["chosen_c"] = best_c;
@@ -295,6 +307,7 @@ void run_classify(const ClassifyOptions& o) {
     j["test_errors"] = wrong;
     j["timings_s"] = {{"load", load_s},          {"features", features_s}, {"selection", select_s},
                       {"final_train", train_s}, {"test", test_s},         {"total", seconds_since(t_start)}};
+    j["peak_rss_mib"] = peak_rss_mib();
     // The matrix one row per line (dump(2) would put every count on its own line).
     std::string text = j.dump(2);
     text.resize(text.size() - 2);  // the final "\n}"
@@ -350,6 +363,9 @@ void register_classify_command(CLI::App& app) {
   cmd->add_flag("--cold-start", o->cold_start,
                "Start every SVM training from zero weights (default: each C from the previous C's "
                "model, the final one from the chosen C's: the same optimum, usually sooner)");
+  cmd->add_flag("--no-standardize", o->no_standardize,
+               "Give the SVM the features as they are (default: z-scored with the training "
+               "images' mean and standard deviation per feature; an ablation of that choice)");
   cmd->add_option("--threads", o->threads, "Classes trained at once by the primal solver (0: all cores the process may use)")
       ->check(integer_in(0, 4096))
       ->capture_default_str();
