@@ -47,6 +47,7 @@
 #   MRBM_FASHION_SEEDS [3]             training seeds 1..K of the two main runs (issue 13: 3)
 #   MRBM_FASHION_ABLATION [0]          1 adds the ablation rows of tools/fashion_ablations.json
 #   MRBM_FASHION_ABLATION_EPOCHS [5]   epochs of every ablation row
+#   MRBM_FASHION_ABLATIONS [tools/fashion_ablations.json]  the ablation rows (the tests use fewer)
 #   MRBM_DEVICE [auto]                 where to train and extract features (cpu, cuda, cuda:N)
 #   MRBM_FASHION_OUT [out/fashion]     the output folder (kept: runs continue from it)
 #   MRBM_FASHION_RESULTS [docs/results.md]  the page; its images go to images/fashion/ beside it
@@ -78,6 +79,7 @@ svm_c=${MRBM_FASHION_SVM_C:-0.001,0.01,0.1,1}
 seeds=${MRBM_FASHION_SEEDS:-3}
 ablation=${MRBM_FASHION_ABLATION:-0}
 ablation_epochs=${MRBM_FASHION_ABLATION_EPOCHS:-5}
+ablations=$(abs "${MRBM_FASHION_ABLATIONS:-$repo/tools/fashion_ablations.json}")
 device=${MRBM_DEVICE:-auto}
 mrbm=$build/mrbm
 data=fashion-mnist
@@ -244,7 +246,7 @@ if [[ $ablation == 1 ]]; then
   # The rows' specs: the multinary run's exact spec (run.json) with one thing changed; one line
   # per row on stdout: NAME and "train" or "classify ARGS...".
   mkdir -p "$out/ablation/specs"
-  rows=$(python3 - "$out/multinary/run.json" "$repo/tools/fashion_ablations.json" "$out/ablation/specs" <<'PY'
+  rows=$(python3 - "$out/multinary/run.json" "$ablations" "$out/ablation/specs" <<'PY'
 import copy, json, sys
 base = json.load(open(sys.argv[1]))["model_spec"]
 def merge(a, b):
@@ -292,4 +294,5 @@ if ! has_mpl python3 && ! has_mpl /usr/bin/python3 && [[ $(id -u) == 0 ]] && com
     echo "reproduce-fashion: could not install python3-matplotlib; the page will have no plot" >&2
 fi
 if ! has_mpl python3 && has_mpl /usr/bin/python3; then py=/usr/bin/python3; fi
-"$py" "$repo/tools/write_results.py" --out "$out" --results "$results" --repo "$repo" --build "$build"
+"$py" "$repo/tools/write_results.py" --out "$out" --results "$results" --repo "$repo" --build "$build" \
+  --ablations "$ablations"

@@ -11,6 +11,7 @@ Reads the output folder of tools/reproduce_fashion.sh:
   <run>/classify/epoch-NNN.json   `mrbm classify --json` after epoch NNN
   <run>/*.png            the last epoch's sample grids and reconstructions
   multinary-seedK/, binary-seedK/   the main runs again with training seed K (the spread over seeds)
+  ablation/<row>/        the ablation rows of tools/fashion_ablations.json (run.json, metrics, classify/)
 and writes the page, a PNG plot of test error against epochs (when matplotlib is available) and
 copies of the multinary model's sample grids, all under the page's folder (images/fashion/).
 
@@ -36,12 +37,9 @@ FASHION_TRAIN_IMAGES, FASHION_TEST_IMAGES = 60000, 10000
 RUNS = [
     ("binary", "binary DBN", "paper-fashion-binary", "binary visible and hidden units"),
     ("multinary", "multinary DBN", "paper-fashion", "255-level (closed-form) units"),
-    ("joint", "multinary, joint layers", "paper-fashion + \"joint\": true",
-     "layer l+1's loss also trains layer l through its hidden means (gradient between layers)"),
-    ("mean-sampler", "multinary, mean sampler", "paper-fashion + \"sampler\": \"mean\"",
-     "the Gibbs step uses the hidden means instead of gaussian samples"),
 ]
-ABLATION_BASE = "multinary"
+# The ablation rows (tools/reproduce_fashion.sh reads the same file to run them).
+ABLATIONS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fashion_ablations.json")
 
 
 def seed_runs(out, budget, key, label, model):
@@ -179,6 +177,123 @@ def standard_error(c):
     return 100 * math.sqrt(p * (1 - p) / c["test_count"])
 
 
+def ablation_table(out, ablations, multi):
+    """The ablation rows that exist, as (row, Run); a classify-only row's Run carries the
+    reference's training (run.json, metrics) and its own classifications."""
+    if not os.path.isdir(os.path.join(out, "ablation")):
+        return []
+    rows = load_json(ablations)["rows"]
+    found = []
+    ref = Run(out, "ablation/reference", "reference", multi.model, "none")
+    for row in rows:
+        r = Run(out, f"ablation/{row['name']}", row["name"], multi.model, row["what"])
+        if "classify" in row:
+            r.run, r.epoch_metrics = ref.run, ref.epoch_metrics
+        if r.exists and r.classify:
+            found.append((row, r))
+    return found
+
+
+def write_ablation(w, rows, ablations, budget, multi, out, repo):
+    epochs = budget.get("ablation_epochs")
+    ref = next((r for row, r in rows if row["name"] == "reference"), None)
+    ref_c = ref.final if ref else None
+    w("## Ablation: what limits the error")
+    w("")
+    later = [(e, c["test_error_percent"]) for e, c in sorted(multi.classify.items()) if c and e >= epochs]
+    flat = ""
+    if len(later) >= 2:
+        errs = [x for _, x in later]
+        flat = (f" The multinary run's test error after epochs {', '.join(str(e) for e, _ in later)}: "
+                f"{', '.join(pct(x) for x in errs)} (a range of {max(errs) - min(errs):.2f} points); the ablation's "
+                f"{epochs} epoch{'s' if epochs != 1 else ''} cost {epochs / budget['epochs']:.0%} of "
+                "a main run's training.")
+    w(f"Each row changes one thing of the multinary run's exact spec (its run.json) and is trained "
+      f"for {epochs} epoch{'s' if epochs != 1 else ''} on the same images with training seed 1 like "
+      "the reference row (the spec unchanged), then classified with the same SVM protocol; the rows "
+      "that change only the classification (features, standardization, C grid) reuse the "
+      f"reference's checkpoint.{flat} The rows are `{rel(ablations, repo)}`; their generated "
+      f"specs are in `{rel(os.path.join(out, 'ablation', 'specs'), repo)}/`.")
+    w("")
+    same = multi.classify.get(epochs)
+    if ref_c and same:
+        d = ref_c["test_error_percent"] - same["test_error_percent"]
+        w(f"The reference row retrains the multinary run's first {epochs} epoch{'s' if epochs != 1 else ''}: test error "
+          f"{pct(ref_c['test_error_percent'])} against the multinary run's {pct(same['test_error_percent'])} "
+          f"after epoch {epochs} ("
+          + ("identical: training and classification are reproducible run to run" if d == 0 else
+             f"{d:+.2f} points apart: the runs were not bit-identical") + ").")
+        w("")
+    w("| variant | change | test error | minus reference (points) | chosen C | features | "
+      "reconstruction RMSE | free-energy gap | images/s |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for row, r in rows:
+        f = r.final
+        m = r.epoch_metrics.get(r.epochs, {})
+        rmse, ips_r = r.recon_rmse(), r.images_per_s()
+        d = (f["test_error_percent"] - ref_c["test_error_percent"]) if f and ref_c else None
+        gap = f"{m['free_energy_gap']:.4g}" if "free_energy_gap" in m else "n/a"
+        shared = "classify" in row
+        w(f"| {row['name']} | {row['what']} | {pct(f and f['test_error_percent'])} | "
+          f"{'' if d is None or row['name'] == 'reference' else f'{d:+.2f}'} | "
+          f"{fmt_c(f['chosen_c']) if f else 'n/a'} | {f['feature_dim'] if f else 'n/a'} | "
+          f"{'(reference)' if shared else 'n/a' if rmse is None else f'{rmse:.1f}'} | "
+          f"{'(reference)' if shared else gap} | "
+          f"{'(reference)' if shared else 'n/a' if ips_r is None else f'{ips_r:.0f}'} |")
+    w("")
+    if ref_c:
+        se = math.sqrt(2) * standard_error(ref_c)
+        big = [(row["name"], r.final["test_error_percent"] - ref_c["test_error_percent"])
+               for row, r in rows if r.final and row["name"] != "reference"
+               and abs(r.final["test_error_percent"] - ref_c["test_error_percent"]) > 2 * se]
+        better = [(n, d) for n, d in big if d < 0]
+        worse = [(n, d) for n, d in big if d > 0]
+        w(f"Noise: one standard error of the difference of two independent test errors at this level is "
+          f"{se:.2f} points (the rows share the test images, so it overstates the noise of a "
+          "difference), and one training seed per row (the spread over seeds above is the other "
+          f"noise). Beyond 2 standard errors ({2 * se:.2f} points): "
+          + ("better than the reference: " + ", ".join(f"{n} ({d:+.2f})" for n, d in better)
+             if better else "no row is better than the reference")
+          + "; " + ("worse: " + ", ".join(f"{n} ({d:+.2f})" for n, d in worse) if worse else
+                   "no row is worse") + ".")
+        w("")
+    missing = [row["name"] for row in load_json(ablations)["rows"]
+               if row["name"] not in {x["name"] for x, _ in rows}]
+    if missing:
+        w("Not run yet (the script continues with them when rerun): " + ", ".join(missing) + ".")
+        w("")
+    w("Not measured: weight decay and a learning-rate decay schedule (mrbm's training has no such "
+      "options). Reconstruction RMSE: the first 64 test images up through every layer by hidden "
+      "means and down again, in pixel units (0..255). Free-energy gap: mean free energy of "
+      "pixel-shuffled minus real test images (larger: the model tells real images from noise "
+      "better). Both from the last epoch's line of metrics.jsonl.")
+    w("")
+
+
+def write_classify_cost(w, classifications):
+    """The time and memory of the classifications on all training images (issue 13 item 4)."""
+    full = [c for c in classifications
+            if c.get("peak_rss_mib") and c["train_count"] >= FASHION_TRAIN_IMAGES]
+    if not full:
+        return
+    w("## Classification cost at full size")
+    w("")
+    w(f"`mrbm classify` on all {FASHION_TRAIN_IMAGES} training images (feature extraction in batches, "
+      "the C search on a 10% hold-out with warm starts, the final SVM, the test images), from each "
+      "classification's JSON: wall time (`timings_s.total`) and the process's peak resident memory "
+      "(`peak_rss_mib`, getrusage).")
+    w("")
+    w("| features | classifications | wall time: median, max | peak memory: max |")
+    w("|---|---|---|---|")
+    for dim in sorted({c["feature_dim"] for c in full}):
+        cs = [c for c in full if c["feature_dim"] == dim]
+        t = sorted(c["timings_s"]["total"] for c in cs)
+        mem = max(c["peak_rss_mib"] for c in cs)
+        w(f"| {dim} | {len(cs)} | {fmt_duration(t[len(t) // 2])}, {fmt_duration(t[-1])} | "
+          f"{mem / 1024:.2f} GiB |")
+    w("")
+
+
 def make_plot(path, runs, raw, epochs_max):
     try:
         import matplotlib
@@ -188,8 +303,7 @@ def make_plot(path, runs, raw, epochs_max):
         return "matplotlib (Debian's python3-matplotlib) is not installed, so there is no plot; " \
                "the table above holds the same numbers."
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=100)
-    styles = {"binary": ("tab:blue", "o"), "multinary": ("tab:red", "s"),
-              "joint": ("tab:green", "^"), "mean-sampler": ("tab:purple", "D")}
+    styles = {"binary": ("tab:blue", "o"), "multinary": ("tab:red", "s")}
     for r in runs:
         pts = sorted((e, c["test_error_percent"]) for e, c in r.classify.items() if c)
         if not pts:
@@ -223,6 +337,7 @@ def main():
     ap.add_argument("--results", required=True, help="the page to write (docs/results.md)")
     ap.add_argument("--repo", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     ap.add_argument("--build", default=None, help="the build folder the commands used")
+    ap.add_argument("--ablations", default=ABLATIONS_FILE, help="the ablation rows (JSON)")
     a = ap.parse_args()
 
     out, repo = os.path.abspath(a.out), os.path.abspath(a.repo)
@@ -288,7 +403,7 @@ def main():
       "the unit type; both sum the layers' losses with the layers detached, i.e. no gradient from a "
       "layer's loss into the layers below it: the reading of \"backpropagation after summing all "
       "losses\" that measured best here, see docs/models.md"
-      + (" and the ablation below" if budget.get("ablation", True) else "") + "), on a budget far "
+      + (" and the ablation below" if budget.get("ablation") else "") + "), on a budget far "
       f"below the paper's: **{budget['epochs']} epochs** on "
       f"**{fmt_count(budget['limit'], FASHION_TRAIN_IMAGES)} training images**. The numbers "
       "below say how far that budget gets; they neither confirm nor refute the paper's numbers.")
@@ -405,7 +520,7 @@ def main():
     w("")
     w("Each training epoch is one `mrbm train --resume --epochs k` call and is followed by a "
       "classification of that checkpoint (same SVM protocol every time, C chosen anew)" +
-      ("; the ablations are classified after their last epoch only." if len(runs) > 2 else "."))
+      ".")
     w("")
     shown = [r for r in runs if r.classify]
     w("| epoch | " + " | ".join(r.label for r in shown) + " |")
@@ -452,43 +567,28 @@ def main():
         w("")
 
     # --- Ablation --------------------------------------------------------------------------------
-    abl = [r for r in runs if r.key in ("multinary", "joint", "mean-sampler")]
-    if len(abl) > 1:
-        w("## Ablation: joint training and the hidden sampler")
-        w("")
-        w("Two choices the paper leaves open, measured on the same budget and seed as the multinary "
-          "run (docs/models.md explains the presets' choices). The variant specs are the multinary "
-          "run's spec (its run.json) with one field changed, written by the script to "
-          f"`{rel(os.path.join(out, 'specs'), repo)}/`.")
-        w("")
-        w("| variant | change | epochs | test error | chosen C | reconstruction RMSE | free-energy gap | images/s |")
-        w("|---|---|---|---|---|---|---|---|")
-        for r in abl:
-            f = r.final
-            m = r.epoch_metrics.get(r.epochs, {})
-            rmse, ips_r = r.recon_rmse(), r.images_per_s()
-            name = r.label + (" (the preset: detached, gaussian)" if r.key == ABLATION_BASE else "")
-            gap = f"{m['free_energy_gap']:.4g}" if "free_energy_gap" in m else "n/a"
-            w(f"| {name} | {'none' if r.key == ABLATION_BASE else r.change} | {r.epochs} | "
-              f"{pct(f and f['test_error_percent'])} | {fmt_c(f['chosen_c']) if f else 'n/a'} | "
-              f"{'n/a' if rmse is None else f'{rmse:.1f}'} | {gap} | "
-              f"{'n/a' if ips_r is None else f'{ips_r:.0f}'} |")
-        w("")
-        w("Reconstruction RMSE: the first 64 test images up through every layer by hidden means and "
-          "down again, in pixel units (0..255). Free-energy gap: mean free energy of pixel-shuffled "
-          "minus real test images (larger: the model tells real images from noise better). Both "
-          "from the last epoch's line of metrics.jsonl.")
-        w("")
+    ablation_rows = ablation_table(out, a.ablations, multi)
+    if ablation_rows:
+        write_ablation(w, ablation_rows, a.ablations, budget, multi, out, repo)
+
+    # --- Classification cost ---------------------------------------------------------------------
+    write_classify_cost(w, [c for r in runs + extra_runs for c in r.classify.values() if c]
+                        + [c for _, r in ablation_rows for c in r.classify.values() if c]
+                        + ([raw] if raw else []))
 
     # --- Training --------------------------------------------------------------------------------
     w("## Training and classification time")
     w("")
     w("| run | epochs | training time | images/s | reconstruction RMSE | classifications | their time |")
     w("|---|---|---|---|---|---|---|")
-    for r in runs + extra_runs:
+    for r in runs + extra_runs + [r for _, r in ablation_rows]:
         rmse = r.recon_rmse()
         ips_r = r.images_per_s()
-        w(f"| {r.label} | {r.epochs} | {fmt_duration(wall(r.key, 'train'))} | "
+        if not wall(r.key, "train"):  # an ablation row that reuses the reference's checkpoint
+            w(f"| ablation {r.label} | | | | | {len(r.classify)} | {fmt_duration(wall(r.key, 'classify'))} |")
+            continue
+        label = f"ablation {r.label}" if r.key.startswith("ablation/") else r.label
+        w(f"| {label} | {r.epochs} | {fmt_duration(wall(r.key, 'train'))} | "
           f"{'n/a' if ips_r is None else f'{ips_r:.0f}'} | {'n/a' if rmse is None else f'{rmse:.1f}'} | "
           f"{len(r.classify)} | {fmt_duration(wall(r.key, 'classify'))} |")
     if raw:
@@ -534,8 +634,10 @@ def main():
            f"MRBM_FASHION_SVM_C={','.join(fmt_c(c) for c in budget['c_values'])} "
            f"MRBM_FASHION_SEEDS={budget.get('seeds', 1)} "
            f"MRBM_DEVICE={budget['device']} MRBM_FASHION_OUT={rel(out, repo)}")
-    if not budget.get("ablation", True):
-        env += " MRBM_FASHION_ABLATION=0"
+    if budget.get("ablation"):
+        env += f" MRBM_FASHION_ABLATION=1 MRBM_FASHION_ABLATION_EPOCHS={budget.get('ablation_epochs', 5)}"
+        if os.path.abspath(a.ablations) != ABLATIONS_FILE:
+            env += f" MRBM_FASHION_ABLATIONS={shlex.quote(rel(a.ablations, repo))}"
     make = "make reproduce-fashion"
     if os.path.abspath(a.results) != os.path.join(repo, "docs", "results.md"):
         env += f" MRBM_FASHION_RESULTS={shlex.quote(rel(a.results, repo))}"

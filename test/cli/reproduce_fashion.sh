@@ -3,8 +3,8 @@
 # (tools/write_results.py) on a tiny budget: 256 training images, 2 epochs (the first classified),
 # 2 training seeds, 400 SVM and 300 test images. Checked: the page has the side-by-side table with
 # the seeds' spread, the curve, the spread table and the commands; a rerun with more epochs
-# continues the runs (one more train call per run, nothing retrained); a folder made with another
-# budget is refused. The full-size runs take hours; nothing else runs this script. Exits 77
+# continues the runs (one more train call per run, nothing retrained); a 3-row ablation (1 epoch)
+# trains its rows and reports them; a folder made with another budget is refused. The full-size runs take hours; nothing else runs this script. Exits 77
 # (CTest: Skipped) when Fashion-MNIST is not installed.
 # Usage: reproduce_fashion.sh path/to/mrbm
 source "$(dirname "$0")/lib.sh"
@@ -60,6 +60,35 @@ check "continuing adds one train call per run" test "$(trains)" = 12
 check "the continued runs are classified at epoch 3" \
   bash -c "test -s '$out/multinary/classify/epoch-003.json' && test -s '$out/binary-seed2/classify/epoch-003.json'"
 check "the page reports 3 epochs" grep -qE '^\| epochs \| 3 \|' "$page"
+
+# The ablation table, with three rows of the real rows' kinds: the reference, a spec change and a
+# classification change (reusing the reference's checkpoint), 1 epoch each.
+cat >"$TMP/rows.json" <<'JSON'
+{"rows": [
+  {"name": "reference", "what": "none"},
+  {"name": "lr-0.01", "what": "lr 0.01", "spec": {"training": {"lr": 0.01}}},
+  {"name": "wide-c", "what": "a wider C grid", "classify": ["--c-values", "0.001,0.01,0.1"]}
+]}
+JSON
+CHECKS=$((CHECKS + 1))
+if ! run_script 3 MRBM_FASHION_ABLATION=1 MRBM_FASHION_ABLATION_EPOCHS=1 \
+     MRBM_FASHION_ABLATIONS="$TMP/rows.json" >"$CAP/out" 2>"$CAP/err"; then
+  fail "the ablation failed: $(tail -c 1500 "$CAP/err")"
+  finish
+fi
+check "the ablation trains two rows for one epoch each" test "$(trains)" = 14
+check "the spec row changes its one field" \
+  grep -q '"lr": 0.01' "$out/ablation/specs/lr-0.01.json"
+check "the classification row reuses the reference's checkpoint with its own C grid" \
+  grep -q '"run": "ablation/wide-c".*ablation/reference/checkpoint.safetensors", "--data", "fashion-mnist", "--limit-train", "400", "--limit-test", "300", "--seed", "1", "--device", "cpu", "--c-values", "0.001,0.01,0.1"' \
+  "$out/commands.jsonl"
+check "the reference row repeats the multinary run's first epoch exactly" \
+  grep -q "^The reference row retrains the multinary run's first 1 epoch: .*(identical" "$page"
+check "the page has the ablation table's three rows" \
+  bash -c "grep -qE '^\| reference \| none \| [0-9.]+% \|' '$page' &&
+           grep -qE '^\| lr-0.01 \| lr 0.01 \| [0-9.]+% \| [-+][0-9.]+ \|' '$page' &&
+           grep -qE '^\| wide-c \| a wider C grid \| [0-9.]+% \| [-+][0-9.]+ \| [0-9.]+ \| 2304 \| \(reference\)' '$page'"
+check "the rerun command keeps the ablation" grep -q 'MRBM_FASHION_ABLATION=1 MRBM_FASHION_ABLATION_EPOCHS=1 ' "$page"
 
 # Another budget in the same folder is refused before anything runs.
 CHECKS=$((CHECKS + 1))
