@@ -153,10 +153,17 @@ ModelSpec model_spec_from_json(const json& j, const std::string& source) {
   }
   if (j.contains("training")) {
     const json& t = j["training"];
-    check_fields(t, where + ".training", {"lr", "batch", "epochs"});
+    check_fields(t, where + ".training", {"lr", "batch", "epochs", "weight_decay", "lr_decay"});
     s.training.lr = get_number(t, "lr", where + ".training", s.training.lr, 0.0);
     s.training.batch = get_int(t, "batch", where + ".training", s.training.batch, 1, 1 << 20);
     s.training.epochs = get_int(t, "epochs", where + ".training", s.training.epochs, 0, 1 << 20);
+    s.training.weight_decay = get_number(t, "weight_decay", where + ".training", 0.0, 0.0);
+    if (t.contains("lr_decay")) {
+      const json& d = t["lr_decay"];
+      MRBM_CHECK(d.is_number() && d.get<double>() > 0 && d.get<double>() <= 1,
+                 where << ".training.lr_decay: must be a number in (0, 1], got " << d.dump());
+      s.training.lr_decay = d.get<double>();
+    }
   }
   check_geometry(s, where);
   return s;
@@ -189,6 +196,9 @@ json model_spec_to_json(const ModelSpec& s) {
           {"joint", s.joint},
           {"training",
            {{"lr", s.training.lr}, {"batch", s.training.batch}, {"epochs", s.training.epochs}}}};
+  // Written only when set, so the specs and checkpoints of runs without them stay as they were.
+  if (s.training.weight_decay != 0) out["training"]["weight_decay"] = s.training.weight_decay;
+  if (s.training.lr_decay != 1) out["training"]["lr_decay"] = s.training.lr_decay;
   // Written only when it is not CD-1, so specs and checkpoints of CD-1 models stay as they were.
   if (!(s.negative == NegativePhase{})) {
     out["negative_phase"] = {{"start", chain_start_name(s.negative.start)},

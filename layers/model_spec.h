@@ -9,7 +9,7 @@
 //       {"type": "dense", "units": 200, "hidden": {"kind": "closed", "n": 255}}
 //     ],
 //     "sampler": "gaussian", "stop_gradient": true, "joint": true,
-//     "training": {"lr": 0.001, "batch": 64, "epochs": 5}
+//     "training": {"lr": 0.001, "batch": 64, "epochs": 5}  (+ optional "weight_decay", "lr_decay")
 //   }
 //
 // Layer l's visible unit is layer l-1's hidden unit (the input unit for the first layer); conv
@@ -38,6 +38,11 @@ struct TrainingDefaults {
   double lr = 1e-3;
   int64_t batch = 64;
   int64_t epochs = 5;
+  // Adam's L2 weight decay (PyTorch's weight_decay: wd * w added to every gradient); 0: none.
+  double weight_decay = 0.0;
+  // Epoch e (0-based) trains with lr * lr_decay^e: a schedule of the epoch alone, so a run
+  // continued with more epochs (--resume) matches an uninterrupted one; 1: a constant lr.
+  double lr_decay = 1.0;
 };
 
 // The negative phase of every layer's loss (docs/math.md section 10). The loss stays

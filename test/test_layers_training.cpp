@@ -14,6 +14,7 @@
 #include "data/dataset.h"
 #include "data/idx_reader.h"
 #include "layers/checkpoint.h"
+#include "layers/model_spec.h"
 #include "layers/trainer.h"
 #include "test/test_support.h"
 
@@ -237,4 +238,31 @@ TEST_CASE("a DBN whose first layer is dense trains, reconstructs and samples ima
   CHECK(dbn.generate(3, 2, 5, nullptr).shape() == Shape{3, 1, 10, 10});
   const Tensor start = input.rows(0, 2);
   CHECK(dbn.generate(2, 1, 5, &start).shape() == Shape{2, 1, 10, 10});
+}
+
+TEST_CASE("the spec's weight decay and lr schedule: defaults, round trip, errors", "[layers][spec]") {
+  const ModelSpec demo = preset("demo");
+  CHECK(demo.training.weight_decay == 0);
+  CHECK(demo.training.lr_decay == 1);
+  // Unset, they stay out of the JSON, so existing specs and checkpoints read as they were.
+  CHECK_FALSE(model_spec_to_json(demo)["training"].contains("weight_decay"));
+  CHECK_FALSE(model_spec_to_json(demo)["training"].contains("lr_decay"));
+  ModelSpec s = demo;
+  s.training.weight_decay = 0.25;
+  s.training.lr_decay = 0.5;
+  const nlohmann::json j = model_spec_to_json(s);
+  const ModelSpec back = model_spec_from_json(j, "x");
+  CHECK(back.training.weight_decay == 0.25);
+  CHECK(back.training.lr_decay == 0.5);
+  nlohmann::json bad = j;
+  bad["training"]["lr_decay"] = 0;
+  CHECK_THROWS_WITH(model_spec_from_json(bad, "m.json"),
+                    Catch::Contains("m.json.training.lr_decay: must be a number in (0, 1], got 0"));
+  bad["training"]["lr_decay"] = 1.5;
+  CHECK_THROWS_WITH(model_spec_from_json(bad, "m.json"),
+                    Catch::Contains("m.json.training.lr_decay: must be a number in (0, 1], got 1.5"));
+  bad = j;
+  bad["training"]["weight_decay"] = -1;
+  CHECK_THROWS_WITH(model_spec_from_json(bad, "m.json"),
+                    Catch::Contains("m.json.training.weight_decay: must be a number >= 0"));
 }

@@ -4,7 +4,7 @@
 # asked for and --resume uses them, --resume refuses a different --batch/--seed/--limit and takes a
 # new --epochs/--lr with a note, metrics.jsonl reads like one uninterrupted run after a kill -9 and
 # after Ctrl-C (no step twice, time never going back, the same steps as an uninterrupted run), the
-# resumed parameters equal the uninterrupted ones, and outputs are checked before any work (a
+# resumed parameters equal the uninterrupted ones (a spec's lr schedule included), and outputs are checked before any work (a
 # missing parent folder of --out is an error for every command). Uses a 12-image IDX set made here
 # and, for the Ctrl-C case, Fashion-MNIST when installed.
 # Usage: run_folders.sh path/to/mrbm
@@ -52,6 +52,32 @@ if expect_ok train "${quick[@]}" --epochs 0 --out "$TMP/e0"; then
       diff <(metric_steps "$TMP/e0/metrics.jsonl") <(metric_steps "$TMP/ref/metrics.jsonl")
     check "run.json now records 2 epochs" grep -qE '"epochs": 2\b' "$TMP/e0/run.json"
   fi
+fi
+
+# --- the spec's lr schedule and weight decay: followed per epoch, and resumable exactly ---------
+python3 - "$TMP/tiny.json" "$TMP/decay.json" "$TMP/wd.json" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+json.dump(dict(spec, training={"lr_decay": 0.5, "weight_decay": 0.1}), open(sys.argv[2], "w"))
+json.dump(dict(spec, training={"weight_decay": 0.1}), open(sys.argv[3], "w"))
+PY
+decay=(--data "$GOOD" --batch 4 --device cpu --sample-count 4 --gibbs-steps 1 --log-every 1)
+if expect_ok train --model "$TMP/decay.json" "${decay[@]}" --epochs 2 --out "$TMP/decay"; then
+  check "the header names the schedule and the weight decay" \
+    grep -qF "lr 0.001 times 0.5 per epoch, weight decay 0.1, seed 1" "$CAP/err"
+  check "epoch 1 trains with lr, epoch 2 with lr * 0.5 (metrics.jsonl)" \
+    bash -c "grep -c '\"epoch\":0,.*\"lr\":0.001,' '$TMP/decay/metrics.jsonl' | grep -qx 3 &&
+             grep -c '\"epoch\":1,.*\"lr\":0.0005,' '$TMP/decay/metrics.jsonl' | grep -qx 3"
+  check "run.json's spec keeps the schedule" grep -q '"lr_decay": 0.5' "$TMP/decay/run.json"
+  if expect_ok train --model "$TMP/decay.json" "${decay[@]}" --epochs 1 --out "$TMP/decay1" &&
+     expect_ok train --out "$TMP/decay1" --resume --epochs 2; then
+    check "a scheduled run continued to 2 epochs equals the uninterrupted one" \
+      test "$(tensor_bytes "$TMP/decay1/checkpoint.safetensors")" = "$(tensor_bytes "$TMP/decay/checkpoint.safetensors")"
+  fi
+fi
+if expect_ok train --model "$TMP/wd.json" "${decay[@]}" --epochs 2 --out "$TMP/wd"; then
+  check "weight decay reaches the optimizer (the parameters differ from the undecayed run's)" \
+    test "$(tensor_bytes "$TMP/wd/checkpoint.safetensors")" != "$(tensor_bytes "$TMP/ref/checkpoint.safetensors")"
 fi
 
 # --- a run stopped before its first checkpoint: refused without --resume, restarted with it ------

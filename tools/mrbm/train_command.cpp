@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include <atomic>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -187,6 +188,14 @@ bool take_settings_from_run(const json& previous, const fs::path& run_json, Trai
   return changed || !previous.contains("epochs");
 }
 
+// The header's words for the spec's schedule and weight decay ("" when neither is set).
+std::string schedule_text(const layers::TrainingDefaults& t) {
+  std::string text;
+  if (t.lr_decay != 1) text += " times " + fmt("%g", t.lr_decay) + " per epoch";
+  if (t.weight_decay != 0) text += ", weight decay " + fmt("%g", t.weight_decay);
+  return text;
+}
+
 // The images every epoch evaluates and shows: the first 64 of the test split (or of the training
 // data when the data set has no test split).
 Tensor evaluation_images(const data::DataSpec& spec, const data::Dataset& train) {
@@ -314,6 +323,7 @@ void run_train(TrainArgs a) {
   check_train_log_likelihood(dbn, a.log_likelihood);
   layers::TrainOptions topts;
   topts.lr = a.lr;
+  topts.weight_decay = spec.training.weight_decay;
   topts.seed = a.seed;
   layers::Trainer trainer(dbn, topts);
 
@@ -394,12 +404,13 @@ void run_train(TrainArgs a) {
                to_string(device).c_str(), data::describe_dataset(train).c_str());
   std::fprintf(stderr,
                "mrbm train: %lld epochs of %lld batches of %lld images (%lld of the %lld images "
-               "per epoch%s), lr %g, seed %llu, %d CPU threads, out %s\n",
+               "per epoch%s), lr %g%s, seed %llu, %d CPU threads, out %s\n",
                static_cast<long long>(a.epochs), static_cast<long long>(per_epoch),
                static_cast<long long>(std::min(a.batch, train.count)),
                static_cast<long long>(images_per_epoch), static_cast<long long>(train.count),
                images_per_epoch < train.count ? ": the short last batch of each shuffled epoch is left out" : "",
-               a.lr, static_cast<unsigned long long>(a.seed), cpu_threads(), out.string().c_str());
+               a.lr, schedule_text(spec.training).c_str(), static_cast<unsigned long long>(a.seed),
+               cpu_threads(), out.string().c_str());
   if (epochs_done > 0 || start_step > 0) {
     std::fprintf(stderr, "mrbm train: resuming at epoch %lld, step %lld\n",
                  static_cast<long long>(start_epoch + 1), static_cast<long long>(start_step));
@@ -434,6 +445,10 @@ void run_train(TrainArgs a) {
   };
   try {
     for (int64_t epoch = std::max(start_epoch, epochs_done); epoch < a.epochs; ++epoch) {
+      // The spec's schedule: a function of the epoch alone, so a resumed run steps as the
+      // uninterrupted one did (layers/model_spec.h).
+      const double epoch_lr = a.lr * std::pow(spec.training.lr_decay, static_cast<double>(epoch));
+      trainer.adam().set_lr(epoch_lr);
       Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(a.epochs),
                         images_per_epoch, "img");
       data::Batch batch;
@@ -462,7 +477,7 @@ void run_train(TrainArgs a) {
                          {"loss", m.loss},
                          {"layer_losses", m.layer_losses},
                          {"recon_mse", m.recon_mse},
-                         {"lr", a.lr},
+                         {"lr", epoch_lr},
                          {"images_per_s", (seen - skipped_images) / std::max(progress.elapsed_seconds(), 1e-9)},
                          {"time_s", run_seconds()}});
         }
@@ -518,7 +533,7 @@ void run_train(TrainArgs a) {
                      {"eval_recon_mse", eval_mse},
                      {"free_energy_gap", gap},
                      {"images_per_s", images_per_s},
-                     {"lr", a.lr},
+                     {"lr", epoch_lr},
                      {"time_s", seconds}});
       if (judge && (epoch + 1) % a.quality_every == 0) {
         std::fprintf(stderr, "  epoch %lld: scoring %lld samples (%s start, %lld Gibbs steps)\n",
