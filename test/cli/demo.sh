@@ -6,11 +6,7 @@
 # Usage: demo.sh path/to/mrbm
 source "$(dirname "$0")/lib.sh"
 
-FMNIST=${MRBM_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
-if [ ! -e "$FMNIST/train-images-idx3-ubyte.gz" ] && [ ! -e "$FMNIST/train-images-idx3-ubyte" ]; then
-  echo "Fashion-MNIST not found in $FMNIST; skipping"
-  exit 77
-fi
+need_fashion_mnist
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 CHECKS=$((CHECKS + 1))
 if ! BUILD_DIR=$(dirname "$MRBM") MRBM_DEMO_OUT="$TMP/demo" MRBM_DEMO_LIMIT=512 MRBM_DEMO_EPOCHS=1 \

@@ -6,11 +6,7 @@
 # Usage: dense_model.sh path/to/mrbm
 source "$(dirname "$0")/lib.sh"
 
-FMNIST=${MRBM_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
-if ! ls "$FMNIST"/train-images-idx3-ubyte* >/dev/null 2>&1; then
-  echo "Fashion-MNIST not found in $FMNIST; skipping"
-  exit 77
-fi
+need_fashion_mnist
 
 cat >"$TMP/dense.json" <<'EOF'
 {"name": "dense-tiny",

@@ -6,11 +6,7 @@
 # Usage: generation.sh path/to/mrbm
 source "$(dirname "$0")/lib.sh"
 
-FMNIST=${MRBM_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
-if [ ! -e "$FMNIST/train-images-idx3-ubyte.gz" ] && [ ! -e "$FMNIST/train-images-idx3-ubyte" ]; then
-  echo "Fashion-MNIST not found in $FMNIST; skipping"
-  exit 77
-fi
+need_fashion_mnist
 jq_true() { jq -e "$1" "$2" >/dev/null; }
 
 cat >"$TMP/rbm.json" <<'JSON'

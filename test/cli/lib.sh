@@ -160,3 +160,13 @@ finish() {
   [ "$FAILS" = 0 ] || exit 1
   exit 0
 }
+
+# Sets FMNIST to the Fashion-MNIST folder mrbm reads (MRBM_FASHION_MNIST_DIR, else Debian's), or
+# exits 77 (CTest: Skipped) when its training images are not there.
+need_fashion_mnist() {
+  FMNIST=${MRBM_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+  if [ ! -e "$FMNIST/train-images-idx3-ubyte.gz" ] && [ ! -e "$FMNIST/train-images-idx3-ubyte" ]; then
+    echo "Fashion-MNIST not found in $FMNIST; skipping"
+    exit 77
+  fi
+}

@@ -9,11 +9,7 @@
 # Usage: reproduce_fashion.sh path/to/mrbm
 source "$(dirname "$0")/lib.sh"
 
-FMNIST=${MRBM_FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
-if [ ! -e "$FMNIST/train-images-idx3-ubyte.gz" ] && [ ! -e "$FMNIST/train-images-idx3-ubyte" ]; then
-  echo "Fashion-MNIST not found in $FMNIST; skipping"
-  exit 77
-fi
+need_fashion_mnist
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 out=$TMP/fashion
 page=$TMP/page/results.md
