@@ -533,9 +533,11 @@ def main():
     # --- Curve -----------------------------------------------------------------------------------
     w("## Test error against epochs")
     w("")
-    w("Each training epoch is one `mrbm train --resume --epochs k` call and is followed by a "
-      "classification of that checkpoint (same SVM protocol every time, C chosen anew)" +
-      ".")
+    classified = sorted(set(multi.classify) | set(binary.classify))
+    w("Each training epoch is one `mrbm train --resume --epochs k` call; after the epochs "
+      f"{', '.join(map(str, classified))} the checkpoint was classified, with the same SVM "
+      "protocol every time and C chosen anew. The classifications of the seed runs are in \"Spread over "
+      "training seeds\".")
     w("")
     shown = [r for r in runs if r.classify]
     w("| epoch | " + " | ".join(r.label for r in shown) + " |")
