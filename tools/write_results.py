@@ -163,7 +163,10 @@ def classify_how(c):
     """One line: how a classification was obtained, from its JSON."""
     if c is None:
         return "missing"
-    feats = "raw pixels" if c["features"] == "raw-pixels" else f"layer {c['layer']} hidden means"
+    layer = c["layer"]
+    feats = ("raw pixels" if c["features"] == "raw-pixels" else
+             f"layers {'+'.join(map(str, layer))} hidden means" if isinstance(layer, list) else
+             f"layer {layer} hidden means")
     choice = (f"C = {fmt_c(c['chosen_c'])} chosen on {c['holdout_count']} held-out images"
               if len(c["c_values"]) > 1 else f"C = {fmt_c(c['chosen_c'])} (fixed)")
     return (f"linear SVM ({c['solver']} L2-loss SVC) on {c['feature_dim']} {feats}, "

@@ -165,6 +165,23 @@ if [ "$have_liblinear" = 1 ] &&
     check "classify.json has $field" grep -qF -- "$field" <<<"$json"
   done
 fi
+# Several layers: their features side by side (784 + 8). A linear SVM does not care about the
+# order of its columns, so 0,1 and 1,0 agree up to rounding in liblinear's sums (allowed: one of
+# the 100 test images); rows misaligned by the concatenation would not.
+if [ "$have_liblinear" = 1 ]; then
+  for order in 0,1 1,0; do
+    expect_ok classify --checkpoint "$CKPT" --data fashion-mnist --limit-train 300 --limit-test 100 \
+      --c-values 0.1 --layer "$order" --device cpu --json "$OUT/classify-$order.json"
+  done
+  json=$(tr -d ' \n' <"$OUT/classify-0,1.json")
+  check "--layer 0,1: both layers' features" grep -qF '"feature_dim":792' <<<"$json"
+  check "--layer 0,1: the JSON lists the layers" grep -qF '"layer":[0,1]' <<<"$json"
+  check "--layer 0,1 and 1,0: the same test errors up to one image" \
+    python3 -c 'import json, sys; a, b = (json.load(open(f))["test_errors"] for f in sys.argv[1:])
+sys.exit(abs(a - b) > 1)' "$OUT/classify-0,1.json" "$OUT/classify-1,0.json"
+  expect_error 2 "layer 1 is given twice" \
+    classify --checkpoint "$CKPT" --data fashion-mnist --layer 1,-1 --device cpu
+fi
 if [ "$have_liblinear" = 1 ] && expect_ok classify --raw-pixels --data fashion-mnist --limit-train 1000 --limit-test 200 \
      --c-values 0.01 --json "$OUT/raw.json"; then
   cp "$CAP/out" "$OUT/raw.txt"

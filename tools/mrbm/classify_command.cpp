@@ -40,7 +40,7 @@ struct ClassifyOptions {
   std::string checkpoint;
   bool raw_pixels = false;
   std::string data;
-  int64_t layer = -1;
+  std::vector<int64_t> layers{-1};
   int64_t limit_train = -1;
   int64_t limit_test = -1;
   std::vector<double> c_values{0.01, 0.1, 1, 10};
@@ -78,6 +78,22 @@ std::vector<int64_t> permutation(int64_t n, uint64_t seed) {
     std::swap(p[static_cast<size_t>(i)], p[static_cast<size_t>(j)]);
   }
   return p;
+}
+
+// m's columns followed by more's (the same rows, in order): several layers' features side by side.
+void append_columns(FeatureMatrix& m, FeatureMatrix more) {
+  if (m.dim == 0) {
+    m = std::move(more);
+    return;
+  }
+  const int64_t dim = m.dim + more.dim;
+  std::vector<float> values(static_cast<size_t>(m.count * dim));
+  for (int64_t i = 0; i < m.count; ++i) {
+    std::copy_n(m.values.begin() + i * m.dim, m.dim, values.begin() + i * dim);
+    std::copy_n(more.values.begin() + i * more.dim, more.dim, values.begin() + i * dim + m.dim);
+  }
+  m.values = std::move(values);
+  m.dim = dim;
 }
 
 // The rows `rows` of m (in that order).
@@ -144,13 +160,19 @@ void run_classify(const ClassifyOptions& o) {
 
   // The model first: a bad checkpoint fails before the data is read.
   LoadedModel model;
-  size_t layer = 0;
+  std::vector<size_t> layers;
   Device device = Device::cpu();
   std::string device_note;
   if (!o.raw_pixels) {
     device = resolve_device_quietly(o.device, &device_note);
     model = load_model(o.checkpoint, device);
-    layer = resolve_feature_layer(*model.dbn, o.layer);
+    for (const int64_t requested : o.layers) {
+      const size_t l = resolve_feature_layer(*model.dbn, requested);
+      if (std::find(layers.begin(), layers.end(), l) != layers.end()) {
+        throw CLI::ValidationError("--layer", "layer " + std::to_string(l) + " is given twice");
+      }
+      layers.push_back(l);
+    }
   }
   const layers::ModelSpec* model_spec = o.raw_pixels ? nullptr : &model.info.spec;
   // Each split is checked as soon as it is read, so that its problem is the only message.
@@ -177,15 +199,21 @@ void run_classify(const ClassifyOptions& o) {
     train_f = pixel_features(train);
     test_f = pixel_features(test);
   } else {
-    Progress p_train("features (train)", train.count, "img");
-    train_f = model_features(*model.dbn, train, layer, o.batch, &p_train);
-    Progress p_test("features (test)", test.count, "img");
-    test_f = model_features(*model.dbn, test, layer, o.batch, &p_test);
+    for (const size_t l : layers) {
+      const std::string which = layers.size() > 1 ? ", layer " + std::to_string(l) : "";
+      Progress p_train("features (train" + which + ")", train.count, "img");
+      append_columns(train_f, model_features(*model.dbn, train, l, o.batch, &p_train));
+      Progress p_test("features (test" + which + ")", test.count, "img");
+      append_columns(test_f, model_features(*model.dbn, test, l, o.batch, &p_test));
+    }
   }
   const double features_s = seconds_since(t_features);
+  std::string layer_text;
+  for (const size_t l : layers) layer_text += (layer_text.empty() ? "" : "+") + std::to_string(l);
   const std::string feature_text =
       o.raw_pixels ? std::string("raw pixels")
-                   : "model '" + model.info.spec.name + "' layer " + std::to_string(layer);
+                   : "model '" + model.info.spec.name + "' layer" + (layers.size() > 1 ? "s " : " ") +
+                         layer_text;
 
   LinearSvmOptions svm;
   svm.solver = parse_solver(o.solver);
@@ -287,7 +315,10 @@ void run_classify(const ClassifyOptions& o) {
     j["data"] = o.data;
     j["features"] = o.raw_pixels ? "raw-pixels" : "layer";
     j["checkpoint"] = o.raw_pixels ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(o.checkpoint);
-    j["layer"] = o.raw_pixels ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(layer);
+    // One layer: its index (as before several were allowed); several: the list.
+    j["layer"] = o.raw_pixels       ? nlohmann::ordered_json(nullptr)
+                 : layers.size() == 1 ? nlohmann::ordered_json(layers[0])
+                                      : nlohmann::ordered_json(layers);
     j["device"] = to_string(device);
     j["feature_dim"] = train_f.dim;
     j["train_count"] = train_f.count;
@@ -337,7 +368,10 @@ void register_classify_command(CLI::App& app) {
                   "Data set with labels and train/test splits: fashion-mnist[:DIR], mnist:DIR, cifar10:DIR")
       ->required()
       ->check(CLI::Validator(check_data_spec_syntax, "SPEC"));
-  cmd->add_option("--layer", o->layer, "Layer whose hidden means are the features (0-based; -1: the top)")
+  cmd->add_option("--layer", o->layers,
+                  "Layer whose hidden means are the features (0-based; -1: the top); a comma-separated "
+                  "list concatenates those layers' features, in that order")
+      ->delimiter(',')
       ->check(integer_in(-1, 1000))
       ->excludes(raw)
       ->capture_default_str();
