@@ -269,8 +269,8 @@ def write_ablation(w, rows, ablations, budget, multi, out, repo):
         worse = [(n, d) for n, d in big if d > 0]
         w(f"Noise: one standard error of the difference of two independent test errors at this level is "
           f"{se:.2f} points (the rows share the test images, so it overstates the noise of a "
-          "difference), and one training seed per row (the spread over seeds above is the other "
-          f"noise). Beyond 2 standard errors ({2 * se:.2f} points): "
+          "difference), and one training seed per row (the spread over training seeds, the other "
+          f"noise, is not in it). Beyond 2 standard errors ({2 * se:.2f} points): "
           + ("better than the reference: " + ", ".join(f"{n} ({d:+.2f})" for n, d in better)
              if better else "no row is better than the reference")
           + "; " + ("worse: " + ", ".join(f"{n} ({d:+.2f})" for n, d in worse) if worse else
