@@ -133,8 +133,8 @@ if os.path.exists(path):
 json.dump(new, open(path + ".tmp", "w"), indent=2)
 os.replace(path + ".tmp", path)
 PY
-epochs=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["epochs"])' "$out/budget.json")
-seeds=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seeds"])' "$out/budget.json")
+read -r epochs seeds < <(python3 -c 'import json,sys; b = json.load(open(sys.argv[1]))
+print(b["epochs"], b["seeds"])' "$out/budget.json")
 
 # machine.json: the build and devices (`mrbm info --json`), the CPU, the commit, the load.
 "$mrbm" info --json >"$out/info.json.tmp"

@@ -180,12 +180,11 @@ def standard_error(c):
     return 100 * math.sqrt(p * (1 - p) / c["test_count"])
 
 
-def ablation_table(out, ablations, multi):
-    """The ablation rows that exist, as (row, Run); a classify-only row's Run carries the
-    reference's training (run.json, metrics) and its own classifications."""
+def ablation_table(out, rows, multi):
+    """The rows (of the ablations file) that exist, as (row, Run); a classify-only row's Run
+    carries the reference's training (run.json, metrics) and its own classifications."""
     if not os.path.isdir(os.path.join(out, "ablation")):
         return []
-    rows = load_json(ablations)["rows"]
     found = []
     ref = Run(out, "ablation/reference", "reference", multi.model, "none")
     for row in rows:
@@ -197,7 +196,7 @@ def ablation_table(out, ablations, multi):
     return found
 
 
-def write_ablation(w, rows, ablations, budget, multi, out, repo):
+def write_ablation(w, rows, all_rows, ablations, budget, multi, out, repo):
     epochs = budget.get("ablation_epochs")
     ref = next((r for row, r in rows if row["name"] == "reference"), None)
     ref_c = ref.final if ref else None
@@ -276,7 +275,7 @@ def write_ablation(w, rows, ablations, budget, multi, out, repo):
           + "; " + ("worse: " + ", ".join(f"{n} ({d:+.2f})" for n, d in worse) if worse else
                    "no row is worse") + ".")
         w("")
-    missing = [row["name"] for row in load_json(ablations)["rows"]
+    missing = [row["name"] for row in all_rows
                if row["name"] not in {x["name"] for x, _ in rows}]
     if missing:
         w("Not run yet (the script continues with them when rerun): " + ", ".join(missing) + ".")
@@ -587,9 +586,10 @@ def main():
         w("")
 
     # --- Ablation --------------------------------------------------------------------------------
-    ablation_rows = ablation_table(out, a.ablations, multi)
+    all_rows = load_json(a.ablations)["rows"]
+    ablation_rows = ablation_table(out, all_rows, multi)
     if ablation_rows:
-        write_ablation(w, ablation_rows, a.ablations, budget, multi, out, repo)
+        write_ablation(w, ablation_rows, all_rows, a.ablations, budget, multi, out, repo)
 
     # --- Classification cost ---------------------------------------------------------------------
     write_classify_cost(w, [c for r in runs + extra_runs for c in r.classify.values() if c]
